@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Set up llmforge for development or use on a Debian machine with Python 3.11.
+#
+#   scripts/setup.sh            system packages, .venv/, torch (CPU), llmforge + test tools
+#
+# Idempotent: a second run checks what is there and returns in seconds.
+# Environment: PYTHON (interpreter, default python3.11 or python3), LLMFORGE_TORCH_SPEC
+# (default torch==2.13.0; set it to "" to skip torch, e.g. on a CUDA workstation that
+# already has the operator's CUDA build), LLMFORGE_SKIP_APT=1 to skip system packages.
+set -euo pipefail
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$repo"
+
+apt_packages=(tesseract-ocr tesseract-ocr-eng tesseract-ocr-ara tesseract-ocr-script-arab)
+torch_spec="${LLMFORGE_TORCH_SPEC-torch==2.13.0}"
+
+say() { printf 'setup: %s\n' "$*" >&2; }
+
+install_system_packages() {
+    [ "${LLMFORGE_SKIP_APT:-0}" = 1 ] && return 0
+    local missing=()
+    for pkg in "${apt_packages[@]}"; do
+        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    local sudo=""
+    [ "$(id -u)" -ne 0 ] && sudo="sudo"
+    say "installing system packages: ${missing[*]}"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+pick_python() {
+    if [ -n "${PYTHON:-}" ]; then echo "$PYTHON"; return; fi
+    command -v python3.11 >/dev/null 2>&1 && { echo python3.11; return; }
+    echo python3
+}
+
+create_venv() {
+    if [ ! -x .venv/bin/python ]; then
+        local py; py="$(pick_python)"
+        "$py" -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+            || { say "Python 3.11 or newer is required (found $("$py" --version 2>&1))"; exit 1; }
+        say "creating .venv with $("$py" --version 2>&1)"
+        "$py" -m venv .venv
+        .venv/bin/python -m pip install -q --upgrade pip
+    fi
+}
+
+install_torch() {
+    [ -z "$torch_spec" ] && return 0
+    .venv/bin/python -c 'import torch' 2>/dev/null && return 0
+    say "installing $torch_spec (CPU build where available)"
+    .venv/bin/python -m pip install -q "$torch_spec"
+}
+
+install_project() {
+    # Re-install only when the dependency list changed since the last successful run.
+    local stamp=.venv/.llmforge-setup-stamp
+    local want; want="$(sha256sum pyproject.toml | cut -d' ' -f1)"
+    if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && .venv/bin/python -c 'import llmforge' 2>/dev/null; then
+        return 0
+    fi
+    say "installing llmforge (editable) with test tools"
+    .venv/bin/python -m pip install -q -e ".[test]"
+    echo "$want" > "$stamp"
+}
+
+install_system_packages
+create_venv
+install_torch
+install_project
+say "ready: $(.venv/bin/llmforge --version)"

@@ -1,0 +1,7 @@
+"""The project catalog: DuckDB metadata with named, append-only migrations."""
+
+from llmforge.catalog.db import applied_migrations, connect, migrate, table_counts, transaction
+from llmforge.catalog.migrations import MIGRATIONS, Migration
+
+__all__ = ["MIGRATIONS", "Migration", "applied_migrations", "connect", "migrate", "table_counts",
+           "transaction"]

@@ -1,0 +1,116 @@
+"""Short-lived DuckDB connections to the project catalog.
+
+DuckDB lets one process open a database file read-write and refuses every other process, even a
+read-only one (``IOException: Could not set lock on file``). So nothing in llmforge holds the
+catalog across a long job: open, transact, close; and an open that finds the file locked retries
+with a bounded backoff before it reports who holds it.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+
+from llmforge.catalog.migrations import MIGRATIONS, Migration
+from llmforge.errors import CatalogError, CatalogLockedError
+
+_migrated: set[Path] = set()
+
+
+def _is_lock_conflict(exc: duckdb.Error) -> bool:
+    return "lock" in str(exc).lower()
+
+
+def _open(path: Path, timeout: float) -> duckdb.DuckDBPyConnection:
+    deadline = time.monotonic() + timeout
+    delay = 0.02
+    while True:
+        try:
+            return duckdb.connect(str(path))
+        except duckdb.IOException as exc:
+            if not _is_lock_conflict(exc):
+                raise CatalogError(f"cannot open catalog {path}: {exc}") from None
+            if time.monotonic() >= deadline:
+                holder = re.search(r"PID (\d+)", str(exc))
+                who = f"process {holder.group(1)}" if holder else "another process"
+                raise CatalogLockedError(
+                    f"the catalog {path.name} is locked by {who} for more than {timeout:g}s; "
+                    "try again later or raise catalog.lock_timeout"
+                ) from None
+            time.sleep(delay)
+            delay = min(delay * 2, 0.5)
+        except duckdb.Error as exc:
+            raise CatalogError(f"cannot open catalog {path}: {exc}") from None
+
+
+@contextmanager
+def connect(path: Path, lock_timeout: float = 30.0) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A migrated read-write connection, closed when the block ends.
+
+    Statements autocommit; wrap multi-statement writes in :func:`transaction`.
+    """
+    conn = _open(path, lock_timeout)
+    try:
+        resolved = path.resolve()
+        if resolved not in _migrated:
+            migrate(conn)
+            _migrated.add(resolved)
+        yield conn
+    finally:
+        conn.close()
+
+
+@contextmanager
+def transaction(conn: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """All or nothing: commit when the block succeeds, roll back when it raises."""
+    conn.execute("BEGIN TRANSACTION")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+def applied_migrations(conn: duckdb.DuckDBPyConnection) -> list[str]:
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS _migrations "
+        "(name VARCHAR PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT current_timestamp)"
+    )
+    return [row[0] for row in conn.execute("SELECT name FROM _migrations ORDER BY name").fetchall()]
+
+
+def migrate(conn: duckdb.DuckDBPyConnection,
+            migrations: tuple[Migration, ...] = MIGRATIONS) -> list[str]:
+    """Apply the migrations not yet recorded, each in its own transaction; return their names."""
+    done = set(applied_migrations(conn))
+    unknown = done - {m.name for m in migrations}
+    if unknown:
+        raise CatalogError(
+            f"the catalog was written by a newer llmforge (migrations {', '.join(sorted(unknown))}); "
+            "upgrade llmforge"
+        )
+    applied = []
+    for migration in migrations:
+        if migration.name in done:
+            continue
+        with transaction(conn):
+            conn.execute(migration.sql)
+            conn.execute("INSERT INTO _migrations (name) VALUES (?)", [migration.name])
+        applied.append(migration.name)
+    return applied
+
+
+def table_counts(conn: duckdb.DuckDBPyConnection, tables: list[str]) -> dict[str, int]:
+    """Row counts of the named tables; 0 for a table that does not exist yet."""
+    present = {row[0] for row in conn.execute(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'").fetchall()}
+    return {
+        table: conn.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0] if table in present else 0
+        for table in tables
+    }

@@ -1,0 +1,83 @@
+"""The ``llmforge`` command: a Typer app; one module per command group."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from llmforge import offline
+from llmforge._version import __version__
+from llmforge.cli import _common
+from llmforge.cli._common import OPTIONS, stderr
+from llmforge.errors import LlmforgeError
+
+app = typer.Typer(
+    name="llmforge",
+    help="Offline documents → knowledge base → fine-tuned local model → secure QA service.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"llmforge {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _global(
+    project: Annotated[Path | None, typer.Option(
+        "--project", "-p", help="Project directory (default: $LLMFORGE_PROJECT, or the nearest "
+        "parent directory holding llmforge.toml).", show_default=False)] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress to stderr.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or notes.")] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks and debug logs.")] = False,
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Show the version and exit.")] = False,
+) -> None:
+    OPTIONS.project = project
+    OPTIONS.verbose = verbose
+    OPTIONS.quiet = quiet
+    OPTIONS.debug = debug or os.environ.get("LLMFORGE_DEBUG") == "1"
+    _common.configure_console_logging()
+
+
+def _register() -> None:
+    from llmforge.cli import config, doctor, init, status
+
+    for module in (init, config, doctor, status):
+        module.register(app)
+
+
+_register()
+
+
+def main() -> None:
+    """Console entry point: run the app, turning llmforge errors into one line and an exit code."""
+    offline.set_offline_env()
+    if os.environ.get("LLMFORGE_OFFLINE_REFUSE_NETWORK", "1").lower() not in ("0", "false", "no", "off"):
+        offline.refuse_outbound_connections()
+    try:
+        app()
+    except LlmforgeError as exc:
+        if OPTIONS.debug:
+            raise
+        logging.getLogger("llmforge").debug("command failed", exc_info=True)
+        stderr.print(f"error: {exc}", highlight=False, markup=False, soft_wrap=True)
+        sys.exit(exc.exit_code)
+    except Exception as exc:  # noqa: BLE001 — the last line of defence before a traceback
+        if OPTIONS.debug:
+            raise
+        logging.getLogger("llmforge").error("unexpected failure", exc_info=True)
+        stderr.print(f"error: unexpected {type(exc).__name__}: {exc} (run with --debug for the "
+                     "traceback)", highlight=False, markup=False, soft_wrap=True)
+        sys.exit(1)

