@@ -12,7 +12,7 @@ set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
 
-apt_packages=(tesseract-ocr tesseract-ocr-eng tesseract-ocr-ara tesseract-ocr-script-arab)
+apt_packages=(tesseract-ocr tesseract-ocr-eng tesseract-ocr-ara tesseract-ocr-script-arab fonts-dejavu-core)
 torch_spec="${LLMFORGE_TORCH_SPEC-torch==2.13.0}"
 
 say() { printf 'setup: %s\n' "$*" >&2; }

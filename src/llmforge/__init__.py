@@ -28,7 +28,13 @@ _EXPORTS = {
     "LockError": "llmforge.errors",
     "CatalogError": "llmforge.errors",
     "CatalogLockedError": "llmforge.errors",
+    "NotFoundError": "llmforge.errors",
     "BlobError": "llmforge.errors",
+    "ingest_paths": "llmforge.ingest.pipeline",
+    "IngestReport": "llmforge.ingest.pipeline",
+    "list_documents": "llmforge.documents",
+    "show_document": "llmforge.documents",
+    "delete_document": "llmforge.documents",
     "IntegrityError": "llmforge.errors",
     "IngestError": "llmforge.errors",
 }

@@ -10,6 +10,7 @@ line on stderr and the exit code it carries, never a traceback (``--debug`` show
     ├── LockError                           the project writer lock is held by another process
     ├── CatalogError                        the DuckDB catalog cannot be opened or migrated
     │   └── CatalogLockedError              another process holds the catalog
+    ├── NotFoundError                       no such document, setting value, model ...
     ├── BlobError                           the blob store: missing blob, bad key
     │   └── IntegrityError                  stored bytes do not match their hash or tag
     └── IngestError                         one input file cannot be ingested (the batch goes on)
@@ -45,6 +46,10 @@ class CatalogError(LlmforgeError):
 
 
 class CatalogLockedError(CatalogError):
+    pass
+
+
+class NotFoundError(LlmforgeError):
     pass
 
 

@@ -34,4 +34,43 @@ MIGRATIONS: tuple[Migration, ...] = (
         );
         """,
     ),
+    Migration(
+        "002_documents",
+        """
+        CREATE TABLE documents (
+            id           VARCHAR PRIMARY KEY,
+            source_path  VARCHAR NOT NULL,
+            version      INTEGER NOT NULL,
+            status       VARCHAR NOT NULL,          -- ingested | failed
+            error        VARCHAR,
+            sha256       VARCHAR NOT NULL,
+            size         BIGINT,
+            kind         VARCHAR,                   -- pdf | docx | text | image
+            mime         VARCHAR,
+            title        VARCHAR,
+            author       VARCHAR,
+            created      VARCHAR,
+            page_count   INTEGER,
+            languages    VARCHAR[],
+            text_sha256  VARCHAR,
+            notes        VARCHAR[],
+            metadata     JSON,
+            ingested_at  TIMESTAMPTZ NOT NULL DEFAULT current_timestamp
+        );
+        CREATE INDEX documents_sha256 ON documents (sha256);
+        CREATE INDEX documents_path ON documents (source_path);
+        CREATE TABLE pages (
+            document_id    VARCHAR NOT NULL,
+            page_no        INTEGER NOT NULL,
+            text           VARCHAR NOT NULL,
+            search_text    VARCHAR NOT NULL,
+            method         VARCHAR NOT NULL,        -- text-layer | ocr:<engine> | docx | text | none
+            ocr_confidence DOUBLE,
+            language       VARCHAR,
+            deskew_angle   DOUBLE,
+            chars          INTEGER NOT NULL,
+            PRIMARY KEY (document_id, page_no)
+        );
+        """,
+    ),
 )

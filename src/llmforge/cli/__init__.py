@@ -52,9 +52,9 @@ def _global(
 
 
 def _register() -> None:
-    from llmforge.cli import config, doctor, init, status
+    from llmforge.cli import config, doctor, documents, ingest, init, status
 
-    for module in (init, config, doctor, status):
+    for module in (init, ingest, documents, status, config, doctor):
         module.register(app)
 
 
@@ -71,13 +71,15 @@ def main() -> None:
     except LlmforgeError as exc:
         if OPTIONS.debug:
             raise
-        logging.getLogger("llmforge").debug("command failed", exc_info=True)
+        logging.getLogger("llmforge").info("command failed: %s", exc, exc_info=True,
+                                            extra=_common.FILE_ONLY)
         stderr.print(f"error: {exc}", highlight=False, markup=False, soft_wrap=True)
         sys.exit(exc.exit_code)
     except Exception as exc:  # noqa: BLE001 — the last line of defence before a traceback
         if OPTIONS.debug:
             raise
-        logging.getLogger("llmforge").error("unexpected failure", exc_info=True)
+        logging.getLogger("llmforge").error("unexpected failure", exc_info=True,
+                                             extra=_common.FILE_ONLY)
         stderr.print(f"error: unexpected {type(exc).__name__}: {exc} (run with --debug for the "
                      "traceback)", highlight=False, markup=False, soft_wrap=True)
         sys.exit(1)

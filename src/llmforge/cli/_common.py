@@ -80,10 +80,14 @@ def configure_console_logging() -> None:
         root.removeHandler(old)
     handler = logging.StreamHandler(sys.stderr)
     handler.llmforge_console = True  # type: ignore[attr-defined]
+    handler.addFilter(lambda record: not getattr(record, "file_only", False))
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     handler.setLevel(logging.DEBUG if OPTIONS.debug else logging.INFO if OPTIONS.verbose else logging.WARNING)
     root.addHandler(handler)
     root.setLevel(logging.DEBUG)
+
+
+FILE_ONLY = {"file_only": True}  # logging ``extra``: for the project log, not the terminal
 
 
 def print_json(data: Any) -> None:

@@ -1,0 +1,79 @@
+"""Documents in the catalog: list, show, delete."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from llmforge.catalog import transaction
+from llmforge.errors import NotFoundError, UsageError
+from llmforge.project import Project
+
+_LIST_COLUMNS = ("id", "source_path", "version", "status", "error", "kind", "title", "page_count",
+                 "languages", "size", "ingested_at")
+
+# Called with (project, conn, document_id) inside the delete transaction; later stages (chunks,
+# vectors) register their clean-up here so a deleted document leaves nothing behind.
+ON_DELETE: list[Callable[[Project, Any, str], None]] = []
+
+
+def list_documents(project: Project, include_all: bool = False) -> list[dict[str, Any]]:
+    """Documents, newest first: the latest version of each path, plus failures; ``include_all``
+    adds superseded versions."""
+    where = "" if include_all else (
+        "WHERE status = 'failed' OR version = (SELECT max(version) FROM documents d2 "
+        "WHERE d2.source_path = documents.source_path AND d2.status = 'ingested')")
+    with project.catalog() as conn:
+        rows = conn.execute(f"SELECT {', '.join(_LIST_COLUMNS)} FROM documents {where} "
+                            "ORDER BY ingested_at DESC, source_path").fetchall()
+    return [dict(zip(_LIST_COLUMNS, row)) for row in rows]
+
+
+def resolve_id(conn: Any, prefix: str) -> str:
+    """The full id of the document whose id starts with ``prefix`` (like a git hash)."""
+    if len(prefix) < 4:
+        raise UsageError("give at least 4 characters of the document id")
+    matches = [r[0] for r in conn.execute("SELECT id FROM documents WHERE starts_with(id, ?)",
+                                          [prefix]).fetchall()]
+    if not matches:
+        raise NotFoundError(f"no document with id {prefix!r} (see `llmforge documents list`)")
+    if len(matches) > 1:
+        raise UsageError(f"document id {prefix!r} is ambiguous: {', '.join(sorted(matches))}")
+    return matches[0]
+
+
+def show_document(project: Project, prefix: str) -> dict[str, Any]:
+    """Everything the catalog knows of one document, with each page's text and method."""
+    with project.catalog() as conn:
+        document_id = resolve_id(conn, prefix)
+        cursor = conn.execute("SELECT * FROM documents WHERE id = ?", [document_id])
+        names = [d[0] for d in cursor.description]
+        document = dict(zip(names, cursor.fetchone()))
+        cursor = conn.execute("SELECT page_no, method, ocr_confidence, language, deskew_angle, chars, text "
+                              "FROM pages WHERE document_id = ? ORDER BY page_no", [document_id])
+        names = [d[0] for d in cursor.description]
+        document["pages"] = [dict(zip(names, row)) for row in cursor.fetchall()]
+    if isinstance(document.get("metadata"), str):
+        document["metadata"] = json.loads(document["metadata"])
+    return document
+
+
+def delete_document(project: Project, prefix: str) -> dict[str, Any]:
+    """Remove a document, its pages (and whatever later stages derived from it); the original's
+    blob goes too when no other document shares the content."""
+    with project.catalog() as conn:
+        document_id = resolve_id(conn, prefix)
+        sha256, text_sha256, path = conn.execute(
+            "SELECT sha256, text_sha256, source_path FROM documents WHERE id = ?", [document_id]).fetchone()
+        with transaction(conn):
+            for hook in ON_DELETE:
+                hook(project, conn, document_id)
+            pages = conn.execute("DELETE FROM pages WHERE document_id = ?", [document_id]).fetchone()[0]
+            conn.execute("DELETE FROM documents WHERE id = ?", [document_id])
+        orphans = [blob for blob in (sha256, text_sha256) if blob and not conn.execute(
+            "SELECT count(*) FROM documents WHERE sha256 = ? OR text_sha256 = ?", [blob, blob]).fetchone()[0]]
+    store = project.blobs()
+    for blob in orphans:
+        store.delete(blob)
+    return {"id": document_id, "source_path": path, "pages_deleted": pages, "blobs_deleted": len(orphans)}

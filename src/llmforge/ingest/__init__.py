@@ -1,0 +1,1 @@
+"""Document ingestion: detect, extract, OCR, normalise."""

@@ -1,0 +1,23 @@
+"""What an extractor returns: pages of text with how each was obtained."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class ExtractedPage:
+    page_no: int                       # 1-based
+    text: str
+    method: str                        # text-layer, ocr:tesseract, docx, text, none
+    ocr_confidence: float | None = None
+    language: str = ""
+    deskew_angle: float | None = None
+
+
+@dataclass
+class ExtractedDocument:
+    pages: list[ExtractedPage]
+    metadata: dict[str, Any] = field(default_factory=dict)  # title, author, created, ...
+    notes: list[str] = field(default_factory=list)          # things the operator should know

@@ -1,0 +1,187 @@
+"""Text normalisation: the stored form (text as written, cleaned) and a search form.
+
+Stored text keeps what the author wrote. Only these change:
+
+* Arabic presentation forms (U+FB50–FDFF, U+FE70–FEFF), which some PDF producers emit instead of
+  letters, become letters (NFKC on those characters only);
+* text outside Arabic runs is NFC-composed. Arabic runs are left alone on purpose: canonical
+  ordering would swap shadda and fatha, and a DOCX paragraph must come out byte-identical;
+* control, bidi-control, soft-hyphen and BOM characters go; ``\\r\\n`` becomes ``\\n``;
+* a word hyphenated across a line break is joined; runs of spaces collapse; blank-line
+  paragraph breaks are kept (one blank line), single line breaks too.
+
+Arabic stored in visual order (reversed, as some PDFs do) is detected and turned back into
+logical order. The search form (:func:`search_form`) additionally folds case, removes tatweel and
+diacritics, unifies alef, ya and ta-marbuta variants and maps Arabic-Indic digits to ASCII, so
+keyword search matches however a word was spelt.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+ARABIC_BLOCK = "\u0600-\u06ff\u0750-\u077f\u08a0-\u08ff"
+PRESENTATION_FORMS = "\ufb50-\ufdff\ufe70-\ufeff"
+_ARABIC_LETTER = re.compile(f"[{ARABIC_BLOCK}{PRESENTATION_FORMS}]")
+_LATIN_LETTER = re.compile(r"[A-Za-z\u00c0-\u024f]")
+_PRESENTATION = re.compile(f"[{PRESENTATION_FORMS}]+")
+_NON_ARABIC_RUN = re.compile(f"[^{ARABIC_BLOCK}]+")
+_BIDI_CONTROLS = "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+# U+FFFE marks where PDFium joined a word hyphenated across lines ("dan\ufffegerous").
+_DROP = dict.fromkeys(map(ord, _BIDI_CONTROLS + "\u00ad\ufeff\u200b\ufffe\uffff"), None)
+_HYPHEN_BREAK = re.compile(r"(?<=[a-zà-ÿ])-\n(?=[a-zà-ÿ])")
+_SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
+_BLANK_LINES = re.compile(r"\n[ \t]*\n(?:[ \t]*\n)*")
+
+TATWEEL = "\u0640"
+_ARABIC_DIACRITICS = re.compile("[\u064b-\u065f\u0670\u06d6-\u06ed]")
+_SEARCH_FOLD = str.maketrans({
+    "أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ى": "ي", "ة": "ه", "ؤ": "و", "ئ": "ي",
+    **{chr(0x0660 + d): str(d) for d in range(10)},
+    **{chr(0x06F0 + d): str(d) for d in range(10)},
+})
+
+
+def _strip_controls(text: str) -> str:
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\f", "\n\n").translate(_DROP)
+    return "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch) != "Cc")
+
+
+def _compose(text: str) -> str:
+    text = _PRESENTATION.sub(lambda m: unicodedata.normalize("NFKC", m.group()), text)
+    return _NON_ARABIC_RUN.sub(lambda m: unicodedata.normalize("NFC", m.group()), text)
+
+
+def normalize_text(text: str) -> str:
+    """The stored form of extracted text (see the module docstring for what changes)."""
+    text = _strip_controls(text)
+    if looks_visual_order(text):
+        text = visual_to_logical(text)
+    text = _compose(text)
+    text = _HYPHEN_BREAK.sub("", text)
+    text = _BLANK_LINES.sub("\n\n", text)
+    lines = [_SPACES.sub(" ", line).strip() for line in text.split("\n")]
+    return "\n".join(lines).strip()
+
+
+def search_form(text: str) -> str:
+    """A form for keyword matching: case-folded, Arabic letters unified, diacritics removed."""
+    text = unicodedata.normalize("NFKC", text).casefold()
+    text = _ARABIC_DIACRITICS.sub("", text.replace(TATWEEL, ""))
+    return text.translate(_SEARCH_FOLD)
+
+
+# --- Arabic in visual order -------------------------------------------------------------
+#
+# Two independent signals. With presentation forms, a logical-order word starts with an initial
+# (or isolated) form and ends with a final one; stored reversed, the first character is a final
+# form. Without them, the definite article: logical words start with "ال", reversed ones end in
+# "لا", and "لا" is rare as a real ending compared with how common "ال" is as a start.
+
+_WORD = re.compile(f"[{ARABIC_BLOCK}{PRESENTATION_FORMS}]{{2,}}")
+
+
+def _form(ch: str) -> str:
+    name = unicodedata.name(ch, "")
+    for form in ("INITIAL", "FINAL", "MEDIAL", "ISOLATED"):
+        if name.endswith(f"{form} FORM"):
+            return form
+    return ""
+
+
+def looks_visual_order(text: str) -> bool:
+    """True when the Arabic in ``text`` is evidently stored right-to-left reversed."""
+    words = _WORD.findall(text)
+    if len(words) < 3:
+        return False
+    logical = reversed_ = 0
+    for word in words:
+        first, last = _form(word[0]), _form(word[-1])
+        if first or last:
+            logical += first == "INITIAL" or last == "FINAL"
+            reversed_ += first == "FINAL" or last == "INITIAL"
+        else:
+            logical += word.startswith("ال")
+            reversed_ += word.endswith("لا")
+    return reversed_ >= 3 and reversed_ > 2 * logical
+
+
+_LTR_RUN = re.compile(r"[A-Za-z0-9\u00c0-\u024f.,:/%+\-]*[A-Za-z0-9\u00c0-\u024f]")
+_MIRRORED = str.maketrans("()[]{}<>«»", ")(][}{><»«")
+
+
+def visual_to_logical(text: str) -> str:
+    """Reverse each line that holds Arabic, keeping embedded Latin words and numbers readable."""
+    def fix_line(line: str) -> str:
+        if not _ARABIC_LETTER.search(line):
+            return line
+        flipped = line[::-1].translate(_MIRRORED)
+        return _LTR_RUN.sub(lambda m: m.group()[::-1], flipped)
+
+    return "\n".join(fix_line(line) for line in text.split("\n"))
+
+
+# --- language and quality ---------------------------------------------------------------
+
+_ENGLISH_WORDS = frozenset("the of and to in is that for it as was with be by on not are this "
+                           "from or have an which at but".split())
+
+
+def detect_language(text: str) -> str:
+    """``ar``, ``en``, ``ar+en``, ``latn`` (Latin script, not evidently English) or ``und``."""
+    arabic = len(_ARABIC_LETTER.findall(text))
+    latin = len(_LATIN_LETTER.findall(text))
+    if arabic + latin < 10:
+        return "und"
+    parts = []
+    if arabic >= 0.1 * (arabic + latin):
+        parts.append("ar")
+    if latin >= 0.1 * (arabic + latin):
+        words = re.findall(r"[a-z]+", text.lower())
+        english = sum(w in _ENGLISH_WORDS for w in words)
+        parts.append("en" if words and english / len(words) >= 0.05 else "latn")
+    return "+".join(parts) or "und"
+
+
+_CID = re.compile(r"\(cid:\d+\)")
+_MOJIBAKE = re.compile(r"[ÃØÙÂ][\u0080-\u00bf]|â€|ï¿½")
+
+
+_SCRIPTS = (re.compile(f"[{ARABIC_BLOCK}{PRESENTATION_FORMS}]"), _LATIN_LETTER,
+            re.compile("[\u0370-\u03ff]"), re.compile("[\u0400-\u04ff]"))
+
+
+def extraction_score(text: str) -> float:
+    """:func:`text_quality` less the share of words that betray a broken extraction.
+
+    Such words mix scripts (a bad ToUnicode map gives Greek inside Latin), are single Arabic
+    letters (ligatures split apart), or end in a reversed article (Arabic in visual order).
+    """
+    quality = text_quality(text)
+    words = re.findall(r"\w+", text.translate(_DROP))
+    if not words:
+        return quality
+    broken = 0
+    for word in words:
+        scripts = sum(1 for script in _SCRIPTS if script.search(word))
+        arabic = bool(_SCRIPTS[0].search(word))
+        broken += scripts > 1 or (arabic and len(word) == 1 and word not in "وا") \
+            or (arabic and word.endswith("لا") and len(word) > 3)
+    return quality - broken / len(words)
+
+
+def text_quality(text: str) -> float:
+    """0..1: how much of ``text`` looks like real words (letters) rather than extraction garbage.
+
+    Penalises ``(cid:NN)`` placeholders, private-use glyphs, replacement characters, UTF-8 read
+    as Latin-1 (``Ã©``, ``Ø§``) and text made mostly of non-letters.
+    """
+    visible = [ch for ch in text.translate(_DROP) if not ch.isspace()]
+    if not visible:
+        return 0.0
+    bad = len(_CID.findall(text)) * 6 + len(_MOJIBAKE.findall(text)) * 2
+    bad += sum(1 for ch in visible if unicodedata.category(ch) in ("Co", "Cn") or ch == "\ufffd")
+    letters = sum(1 for ch in visible if ch.isalpha())
+    letter_share = letters / len(visible)
+    return max(0.0, min(1.0, letter_share * 1.25) - bad / len(visible))

@@ -1,0 +1,177 @@
+"""PDF: the text layer page by page, OCR where a page has no usable one.
+
+Which library reads the text layer is decided per page by evidence. PDFium (pypdfium2) is fast
+and keeps Arabic words intact where pypdf splits them at ligature glyphs; but on some files
+(habibi.pdf: a ToUnicode map giving several code points per glyph) PDFium returns Arabic in
+visual order with stray Greek glyphs while pypdf reads it right. So PDFium goes first, and pages
+with Arabic, or whose text scores badly, are read by pypdf too; the better-scoring text wins.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pypdfium2 as pdfium
+
+from llmforge.errors import IngestError
+from llmforge.ingest.model import ExtractedDocument, ExtractedPage
+from llmforge.ingest.normalize import detect_language, extraction_score, text_quality
+
+log = logging.getLogger(__name__)
+
+USABLE_QUALITY = 0.5   # below this a text layer is garbage (cid codes, mojibake, symbols)
+MIN_LETTERS = 20        # fewer letters than this on a page: treat it as having no text layer
+_ARABIC = re.compile("[\u0600-\u06ff\ufb50-\ufdff\ufe70-\ufeff]")
+
+OcrFunction = Callable[[Any, str], Any]  # (PIL image, lang) -> OcrResult
+
+
+def open_pdf(path: Path, password: str | None) -> pdfium.PdfDocument:
+    """Open with the given password, or the empty one; a clear error when that fails."""
+    try:
+        return pdfium.PdfDocument(str(path), password=password)
+    except pdfium.PdfiumError as exc:
+        message = str(exc)
+        if "password" in message.lower():
+            if password:
+                raise IngestError("wrong password for this encrypted PDF") from None
+            raise IngestError("encrypted PDF: pass its password with --password") from None
+        raise IngestError(f"corrupt or unreadable PDF ({message.removeprefix('Failed to load document ')})") from None
+
+
+def extract_pdf(path: Path, *, password: str | None, ocr_mode: str, lang: str, max_pages: int,
+                dpi: int, max_pixels: int, ocr: OcrFunction,
+                on_page: Callable[[int, int], None] | None = None) -> ExtractedDocument:
+    """Every page's text: text layer where usable, OCR where not (``ocr_mode`` auto|always|never)."""
+    document = open_pdf(path, password)
+    try:
+        count = len(document)
+        if count == 0:
+            raise IngestError("PDF has no pages")
+        if count > max_pages:
+            raise IngestError(f"PDF has {count} pages, over the limit of {max_pages} (ingest.max_pages)")
+        fallback = _PypdfFallback(path, password)
+        pages = []
+        notes: list[str] = []
+        for index in range(count):
+            page = document[index]
+            try:
+                pages.append(_extract_page(page, index, fallback, ocr_mode, lang, dpi, max_pixels, ocr))
+            finally:
+                page.close()
+            if on_page:
+                on_page(index + 1, count)
+        ocred = sum(p.method.startswith("ocr") for p in pages)
+        if ocred:
+            notes.append(f"{ocred} of {count} pages had no usable text layer and were OCRed")
+        metadata = _metadata(document)
+        metadata["page_count"] = count
+        return ExtractedDocument(pages=pages, metadata=metadata, notes=notes)
+    finally:
+        document.close()
+
+
+def _extract_page(page: pdfium.PdfPage, index: int, fallback: _PypdfFallback, ocr_mode: str,
+                  lang: str, dpi: int, max_pixels: int, ocr: OcrFunction) -> ExtractedPage:
+    text = ""
+    if ocr_mode != "always":
+        textpage = page.get_textpage()
+        try:
+            text = textpage.get_text_range()
+        finally:
+            textpage.close()
+        if _ARABIC.search(text) or extraction_score(text) < USABLE_QUALITY:
+            alternative = fallback.page_text(index)
+            if alternative and extraction_score(alternative) > extraction_score(text):
+                text = alternative
+    letters = sum(ch.isalpha() for ch in text)
+    usable = letters >= MIN_LETTERS and text_quality(text) >= USABLE_QUALITY
+    if ocr_mode == "never" or (ocr_mode == "auto" and usable):
+        method = "text-layer" if text.strip() else "none"
+        return ExtractedPage(index + 1, text, method, language=detect_language(text))
+    image = render_page(page, dpi, max_pixels)
+    result = ocr(image, lang)
+    if ocr_mode == "auto" and letters and sum(ch.isalpha() for ch in result.text) < letters:
+        return ExtractedPage(index + 1, text, "text-layer", language=detect_language(text))
+    return ExtractedPage(index + 1, result.text, f"ocr:{result.engine}", result.confidence,
+                         detect_language(result.text), result.deskew_angle)
+
+
+def render_page(page: pdfium.PdfPage, dpi: int, max_pixels: int) -> Any:
+    """The page as a greyscale PIL image at ``dpi``, scaled down to stay under ``max_pixels``."""
+    width, height = page.get_size()  # points
+    scale = dpi / 72
+    pixels = width * scale * height * scale
+    if pixels > max_pixels:
+        scale *= (max_pixels / pixels) ** 0.5
+    bitmap = page.render(scale=scale, grayscale=True)
+    try:
+        return bitmap.to_pil().convert("L")
+    finally:
+        bitmap.close()
+
+
+class _PypdfFallback:
+    """pypdf over the same file, opened only when a page needs a second opinion."""
+
+    def __init__(self, path: Path, password: str | None) -> None:
+        self.path = path
+        self.password = password
+        self._reader: Any = None
+        self._failed = False
+
+    def page_text(self, index: int) -> str:
+        if self._failed:
+            return ""
+        try:
+            if self._reader is None:
+                import pypdf
+
+                self._reader = pypdf.PdfReader(str(self.path))
+                if self._reader.is_encrypted:
+                    self._reader.decrypt(self.password or "")
+            return self._reader.pages[index].extract_text() or ""
+        except Exception as exc:  # noqa: BLE001 — a second opinion may fail; PDFium's text stands
+            log.debug("pypdf could not read page %d of %s: %s", index + 1, self.path, exc)
+            self._failed = True
+            return ""
+
+
+def _metadata(document: pdfium.PdfDocument) -> dict[str, Any]:
+    try:
+        info = document.get_metadata_dict(skip_empty=True)
+    except pdfium.PdfiumError:
+        info = {}
+    return {
+        "title": info.get("Title", ""),
+        "author": info.get("Author", ""),
+        "created": parse_pdf_date(info.get("CreationDate", "")),
+        "producer": info.get("Producer", ""),
+    }
+
+
+_PDF_DATE = re.compile(r"D?:?(\d{4})(\d{2})?(\d{2})?(\d{2})?(\d{2})?(\d{2})?\s*(Z|[+-]\d{2}'?\d{2}'?)?")
+
+
+def parse_pdf_date(raw: str) -> str:
+    """``D:20220414132421+05'24'`` → ``2022-04-14T13:24:21+05:24``; '' when unparseable."""
+    match = _PDF_DATE.match(raw.strip()) if raw else None
+    if not match:
+        return ""
+    year, month, day, hour, minute, second, zone = match.groups()
+    try:
+        tz = timezone.utc
+        if zone and zone != "Z":
+            digits = zone.replace("'", "")
+            offset = timedelta(hours=int(digits[1:3]), minutes=int(digits[3:5] or 0))
+            tz = timezone(offset if digits[0] == "+" else -offset)
+        moment = datetime(int(year), int(month or 1), int(day or 1), int(hour or 0),
+                          int(minute or 0), int(second or 0), tzinfo=tz)
+    except ValueError:
+        return ""
+    return moment.isoformat()

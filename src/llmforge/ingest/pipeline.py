@@ -1,0 +1,235 @@
+"""``ingest``: files in, documents and pages out, each document all-or-nothing.
+
+For each file: check its size, hash it (streaming), skip it when the same content is already
+ingested, extract it in an isolated worker process, store the original and the extracted text in
+the blob store, then write the document and its pages to the catalog in one transaction. A run
+killed at any point leaves either a whole document or none (at worst an orphan blob, which the
+next run reuses), so running it again finishes the job without duplicates.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import threading
+import uuid
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from llmforge.catalog import transaction
+from llmforge.errors import IngestError, UsageError
+from llmforge.ingest.extract import ExtractOptions, extract_file
+from llmforge.ingest.model import ExtractedDocument
+from llmforge.ingest.normalize import search_form
+from llmforge.ingest.worker import run_isolated
+from llmforge.project import Project
+
+log = logging.getLogger(__name__)
+INGESTED, SKIPPED, FAILED = "ingested", "skipped", "failed"
+
+
+@dataclass
+class FileOutcome:
+    path: str
+    status: str                  # ingested | skipped | failed
+    document_id: str | None = None
+    version: int | None = None
+    pages: int = 0
+    reason: str = ""
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class IngestReport:
+    outcomes: list[FileOutcome]
+
+    def count(self, status: str) -> int:
+        return sum(outcome.status == status for outcome in self.outcomes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ingested": self.count(INGESTED), "skipped": self.count(SKIPPED),
+            "failed": self.count(FAILED), "files": [asdict(o) for o in self.outcomes],
+        }
+
+
+def collect_files(paths: Iterable[Path], recursive: bool) -> tuple[list[Path], list[FileOutcome]]:
+    """Files to ingest, in a stable order, and outcomes for paths that cannot be (missing, ...)."""
+    files: list[Path] = []
+    problems: list[FileOutcome] = []
+    for path in paths:
+        path = Path(path).expanduser()
+        if path.is_dir():
+            if not recursive:
+                raise UsageError(f"{path} is a directory; pass --recursive to ingest what it holds")
+            files.extend(sorted(p for p in path.rglob("*") if p.is_file() and not _hidden(p, path)))
+        elif path.is_file():
+            files.append(path)
+        elif path.exists():
+            problems.append(FileOutcome(str(path), FAILED, reason="not a regular file"))
+        else:
+            problems.append(FileOutcome(str(path), FAILED, reason="no such file"))
+    unique = list(dict.fromkeys(p.absolute() for p in files))
+    return unique, problems
+
+
+def _hidden(path: Path, root: Path) -> bool:
+    return any(part.startswith(".") for part in path.relative_to(root).parts)
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while piece := handle.read(1 << 20):
+            digest.update(piece)
+    return digest.hexdigest()
+
+
+def default_workers(setting: int) -> int:
+    return setting if setting > 0 else max(1, min(os.cpu_count() or 1, 4))
+
+
+class _Ingestor:
+    """One run over a batch of files (the project writer lock is held by the caller)."""
+
+    def __init__(self, project: Project, options: ExtractOptions) -> None:
+        self.project = project
+        self.options = options
+        self.settings = project.settings
+        self.blobs = project.blobs()
+        self.catalog_lock = threading.Lock()   # one catalog writer at a time within this process
+        self.claimed: set[str] = set()          # content being ingested by another thread now
+
+    def ingest_one(self, path: Path) -> FileOutcome:
+        try:
+            return self._ingest(path)
+        except IngestError as exc:
+            log.info("failed %s: %s", path, exc)
+            return self.record_failure(path, str(exc))
+        except OSError as exc:
+            return self.record_failure(path, f"cannot read: {exc.strerror or exc}")
+
+    def _ingest(self, path: Path) -> FileOutcome:
+        size = path.stat().st_size
+        limit = self.options.max_file_mb * 1_000_000
+        if size > limit:
+            raise IngestError(f"file of {size / 1e6:.1f} MB is over the limit of "
+                              f"{self.options.max_file_mb:g} MB (ingest.max_file_mb)")
+        sha256 = file_sha256(path)
+        with self.catalog_lock:
+            if sha256 in self.claimed:
+                return FileOutcome(str(path), SKIPPED, reason="same content as another file in this batch")
+            existing = self._find_ingested(sha256)
+            if existing is not None:
+                return FileOutcome(str(path), SKIPPED, document_id=existing[0],
+                                   reason="same content already ingested")
+            self.claimed.add(sha256)
+        kind, mime, extracted = run_isolated(
+            extract_file, (path, self.options),
+            timeout=float(self.settings["ingest.timeout"]),
+            memory_mb=int(self.settings["ingest.memory_mb"]))
+        self.blobs.put_file(path)
+        text_blob = self.blobs.put_bytes(_pages_json(extracted))
+        return self._store(path, sha256, size, kind, mime, extracted, text_blob.sha256)
+
+    def _find_ingested(self, sha256: str) -> tuple[str] | None:
+        with self.project.catalog() as conn:
+            return conn.execute("SELECT id FROM documents WHERE sha256 = ? AND status = 'ingested' "
+                                "LIMIT 1", [sha256]).fetchone()
+
+    def _store(self, path: Path, sha256: str, size: int, kind: str, mime: str,
+               extracted: ExtractedDocument, text_sha256: str) -> FileOutcome:
+        document_id = uuid.uuid4().hex[:12]
+        meta = extracted.metadata
+        languages = sorted({lang for page in extracted.pages for lang in page.language.split("+")
+                            if lang and lang != "und"})
+        with self.catalog_lock, self.project.catalog() as conn, transaction(conn):
+            version = conn.execute("SELECT coalesce(max(version), 0) + 1 FROM documents "
+                                   "WHERE source_path = ? AND status = 'ingested'", [str(path)]).fetchone()[0]
+            conn.execute("DELETE FROM documents WHERE source_path = ? AND status = 'failed'", [str(path)])
+            conn.execute(
+                "INSERT INTO documents (id, source_path, version, status, sha256, size, kind, mime, title, "
+                "author, created, page_count, languages, text_sha256, notes, metadata) "
+                "VALUES (?, ?, ?, 'ingested', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [document_id, str(path), version, sha256, size, kind, mime, meta.get("title") or path.stem,
+                 meta.get("author", ""), meta.get("created", ""), len(extracted.pages), languages,
+                 text_sha256, extracted.notes, json.dumps(meta, ensure_ascii=False, default=str)])
+            conn.executemany(
+                "INSERT INTO pages (document_id, page_no, text, search_text, method, ocr_confidence, "
+                "language, deskew_angle, chars) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [[document_id, p.page_no, p.text, search_form(p.text), p.method, p.ocr_confidence,
+                  p.language, p.deskew_angle, len(p.text)] for p in extracted.pages])
+        log.info("ingested %s as %s v%d (%d pages)", path, document_id, version, len(extracted.pages))
+        return FileOutcome(str(path), INGESTED, document_id, version, len(extracted.pages),
+                           notes=extracted.notes)
+
+    def record_failure(self, path: Path, reason: str) -> FileOutcome:
+        """Keep one failed row per path, with the latest reason, so `documents list` shows it."""
+        try:
+            sha256 = file_sha256(path)
+            size = path.stat().st_size
+        except OSError:
+            sha256, size = "", None
+        with self.catalog_lock, self.project.catalog() as conn, transaction(conn):
+            conn.execute("DELETE FROM documents WHERE source_path = ? AND status = 'failed'", [str(path)])
+            conn.execute("INSERT INTO documents (id, source_path, version, status, error, sha256, size) "
+                         "VALUES (?, ?, 0, 'failed', ?, ?, ?)",
+                         [uuid.uuid4().hex[:12], str(path), reason, sha256, size])
+        return FileOutcome(str(path), FAILED, reason=reason)
+
+
+def _pages_json(extracted: ExtractedDocument) -> bytes:
+    pages = [asdict(page) for page in extracted.pages]
+    return json.dumps({"pages": pages, "metadata": extracted.metadata}, ensure_ascii=False,
+                      sort_keys=True, default=str).encode("utf-8")
+
+
+def ingest_paths(project: Project, paths: Iterable[Path], *, recursive: bool = False,
+                 ocr: str | None = None, lang: str | None = None, password: str | None = None,
+                 workers: int | None = None,
+                 on_file: Callable[[FileOutcome], None] | None = None) -> IngestReport:
+    """Ingest files and directories into ``project``; see the module docstring.
+
+    Args:
+        ocr: auto | always | never (default: setting ingest.ocr).
+        lang: OCR language auto | ara | eng | ara+eng (default: setting ingest.lang).
+        password: for encrypted PDFs.
+        workers: documents extracted in parallel (default: setting ingest.workers).
+        on_file: called after each file, e.g. to advance a progress bar.
+
+    Raises:
+        UsageError: a directory without ``recursive``, or no files at all.
+    """
+    files, outcomes = collect_files(paths, recursive)
+    if not files and not outcomes:
+        raise UsageError("nothing to ingest: no files found")
+    options = ExtractOptions.from_settings(project.settings, ocr_mode=ocr, lang=lang, password=password)
+    _clean_interrupted_writes(project)
+    ingestor = _Ingestor(project, options)
+    for outcome in outcomes:
+        ingestor.record_failure(Path(outcome.path), outcome.reason)
+        if on_file:
+            on_file(outcome)
+    count = default_workers(workers if workers is not None else int(project.settings["ingest.workers"]))
+    order = {str(path): index for index, path in enumerate(files)}
+    done: list[FileOutcome] = []
+    with ThreadPoolExecutor(max_workers=count) as pool:
+        for future in as_completed([pool.submit(ingestor.ingest_one, path) for path in files]):
+            done.append(future.result())
+            if on_file:
+                on_file(done[-1])
+    done.sort(key=lambda outcome: order[outcome.path])
+    return IngestReport(outcomes + done)
+
+
+def _clean_interrupted_writes(project: Project) -> None:
+    """Temporary files of a killed run (we hold the writer lock, so nobody else is writing)."""
+    tmp = project.path("blobs") / "tmp"
+    if tmp.is_dir():
+        for leftover in tmp.iterdir():
+            leftover.unlink(missing_ok=True)

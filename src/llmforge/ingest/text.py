@@ -1,0 +1,81 @@
+"""Plain text and Markdown: find the encoding, say which one was used."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from pathlib import Path
+
+from llmforge.errors import IngestError
+from llmforge.ingest.detect import utf16_without_bom
+from llmforge.ingest.model import ExtractedDocument, ExtractedPage
+
+_BOMS = ((b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"))
+# Legacy single-byte encodings an Arabic or Western office produces, most specific first.
+_LEGACY = ("cp1256", "iso-8859-6", "cp1252", "latin-1")
+_WORD = re.compile(r"\w+")
+_ARABIC = re.compile("[\u0600-\u06ff]")
+_LATIN = re.compile(r"[A-Za-z\u00c0-\u024f]")
+
+
+def decode_text(data: bytes) -> tuple[str, str]:
+    """Decode bytes of unknown encoding; return ``(text, encoding)``.
+
+    Order: a BOM decides; then strict UTF-8; then UTF-16 without BOM; then the legacy encoding
+    whose result reads most plausibly (words in one script, no control characters).
+    """
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            try:
+                return data.decode(encoding), "utf-16" if encoding == "utf-16" else "utf-8 (BOM)"
+            except UnicodeDecodeError as exc:
+                raise IngestError(f"text file has a {encoding} BOM but invalid content: {exc}") from None
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    utf16 = utf16_without_bom(data[:8192])
+    if utf16:
+        try:
+            return data.decode(utf16), utf16
+        except UnicodeDecodeError:
+            pass
+    best: tuple[float, str, str] | None = None
+    for encoding in _LEGACY:
+        try:
+            text = data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        score = plausibility(text)
+        if best is None or score > best[0]:
+            best = (score, text, encoding)
+    assert best is not None  # latin-1 decodes anything
+    return best[1], best[2]
+
+
+def plausibility(text: str) -> float:
+    """Higher for text whose words each stay in one script and which has no stray controls.
+
+    A wrong Arabic code page turns letters into accented Latin inside Arabic words (or the reverse),
+    and C1 control characters appear where a Windows code page had punctuation.
+    """
+    sample = text[:20000]
+    score = 0.0
+    for word in _WORD.findall(sample):
+        arabic, latin = bool(_ARABIC.search(word)), bool(_LATIN.search(word))
+        score += -3.0 if arabic and latin else 1.0
+    score -= 5.0 * sum(1 for ch in sample if unicodedata.category(ch) == "Cc" and ch not in "\n\r\t\f")
+    return score
+
+
+def extract_text_file(path: Path, max_bytes: int) -> ExtractedDocument:
+    size = path.stat().st_size
+    if size > max_bytes:
+        raise IngestError(f"text file of {size} bytes is over the limit ({max_bytes} bytes)")
+    text, encoding = decode_text(path.read_bytes())
+    title = next((line.lstrip("# ").strip() for line in text.splitlines() if line.strip()), "")[:80]
+    return ExtractedDocument(
+        pages=[ExtractedPage(page_no=1, text=text, method="text")],
+        metadata={"title": title, "encoding": encoding},
+        notes=[f"encoding: {encoding}"],
+    )
