@@ -2,8 +2,8 @@
 
 Stored text keeps what the author wrote. Only these change:
 
-* Arabic presentation forms (U+FB50–FDFF, U+FE70–FEFF), which some PDF producers emit instead of
-  letters, become letters (NFKC on those characters only);
+* Arabic presentation forms (U+FB50–FDFF, U+FE70–FEFE), which some PDF producers emit instead of
+  letters, and Latin ligatures (ﬁ, ﬂ) become letters (NFKC on those characters only);
 * text outside Arabic runs is NFC-composed. Arabic runs are left alone on purpose: canonical
   ordering would swap shadda and fatha, and a DOCX paragraph must come out byte-identical;
 * control, bidi-control, soft-hyphen and BOM characters go; ``\\r\\n`` becomes ``\\n``;
@@ -22,10 +22,11 @@ import re
 import unicodedata
 
 ARABIC_BLOCK = "\u0600-\u06ff\u0750-\u077f\u08a0-\u08ff"
-PRESENTATION_FORMS = "\ufb50-\ufdff\ufe70-\ufeff"
+PRESENTATION_FORMS = "\ufb50-\ufdff\ufe70-\ufefe"
+_LIGATURES_AND_FORMS = f"\ufb00-\ufb4f{PRESENTATION_FORMS}"  # ﬁ ﬂ … and Arabic presentation forms
 _ARABIC_LETTER = re.compile(f"[{ARABIC_BLOCK}{PRESENTATION_FORMS}]")
 _LATIN_LETTER = re.compile(r"[A-Za-z\u00c0-\u024f]")
-_PRESENTATION = re.compile(f"[{PRESENTATION_FORMS}]+")
+_PRESENTATION = re.compile(f"[{_LIGATURES_AND_FORMS}]+")
 _NON_ARABIC_RUN = re.compile(f"[^{ARABIC_BLOCK}]+")
 _BIDI_CONTROLS = "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
 # U+FFFE marks where PDFium joined a word hyphenated across lines ("dan\ufffegerous").
