@@ -66,7 +66,7 @@ def test_empty_page_goes_to_ocr_and_never_means_never(tmp_path: Path) -> None:
     seen = []
 
     class Result:
-        text, engine, confidence, deskew_angle = "recognised words from the scan", "fake", 91.0, 0.0
+        text, engine, confidence, deskew_angle, language = "recognised words from the scan", "fake", 91.0, 0.0, "eng"
 
     def fake_ocr(image, lang):  # noqa: ANN001
         seen.append(image.size)

@@ -9,7 +9,6 @@ from typing import Any
 
 from llmforge.errors import IngestError
 from llmforge.ingest.model import ExtractedDocument, ExtractedPage
-from llmforge.ingest.normalize import detect_language
 
 
 def extract_image(path: Path, *, lang: str, max_pages: int, max_pixels: int,
@@ -35,7 +34,7 @@ def extract_image(path: Path, *, lang: str, max_pages: int, max_pixels: int,
                 frame.load()
                 result = ocr(frame.convert("L"), lang)
                 pages.append(ExtractedPage(number, result.text, f"ocr:{result.engine}", result.confidence,
-                                           detect_language(result.text), result.deskew_angle))
+                                           deskew_angle=result.deskew_angle))
                 if on_page:
                     on_page(number, frames)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:

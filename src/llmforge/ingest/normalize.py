@@ -44,9 +44,12 @@ _SEARCH_FOLD = str.maketrans({
 })
 
 
+_CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")  # category Cc but \t \n \r
+
+
 def _strip_controls(text: str) -> str:
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\f", "\n\n").translate(_DROP)
-    return "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch) != "Cc")
+    return _CONTROLS.sub("", text)
 
 
 def _compose(text: str) -> str:
@@ -125,32 +128,35 @@ def visual_to_logical(text: str) -> str:
 
 # --- language and quality ---------------------------------------------------------------
 
-_ENGLISH_WORDS = frozenset("the of and to in is that for it as was with be by on not are this "
-                           "from or have an which at but".split())
+_ENGLISH_WORDS = re.compile(r"\b(?:the|of|and|to|in|is|that|for|it|as|was|with|be|by|on|not|are|"
+                            r"this|from|or|have|an|which|at|but)\b")
+_LATIN_WORD = re.compile(r"[a-z]+")
 
 
 def detect_language(text: str) -> str:
     """``ar``, ``en``, ``ar+en``, ``latn`` (Latin script, not evidently English) or ``und``."""
-    arabic = len(_ARABIC_LETTER.findall(text))
-    latin = len(_LATIN_LETTER.findall(text))
+    arabic = _ARABIC_LETTER.subn("", text)[1]
+    latin = _LATIN_LETTER.subn("", text)[1]
     if arabic + latin < 10:
         return "und"
     parts = []
     if arabic >= 0.1 * (arabic + latin):
         parts.append("ar")
     if latin >= 0.1 * (arabic + latin):
-        words = re.findall(r"[a-z]+", text.lower())
-        english = sum(w in _ENGLISH_WORDS for w in words)
-        parts.append("en" if words and english / len(words) >= 0.05 else "latn")
+        lower = text.lower()
+        words = _LATIN_WORD.subn("", lower)[1]
+        english = _ENGLISH_WORDS.subn("", lower)[1]
+        parts.append("en" if words and english / words >= 0.05 else "latn")
     return "+".join(parts) or "und"
 
 
-_CID = re.compile(r"\(cid:\d+\)")
-_MOJIBAKE = re.compile(r"[ÃØÙÂ][\u0080-\u00bf]|â€|ï¿½")
-
-
-_SCRIPTS = (re.compile(f"[{ARABIC_BLOCK}{PRESENTATION_FORMS}]"), _LATIN_LETTER,
-            re.compile("[\u0370-\u03ff]"), re.compile("[\u0400-\u04ff]"))
+_L, _G, _C = "A-Za-z\u00c0-\u024f", "\u0370-\u03ff", "\u0400-\u04ff"
+_A = ARABIC_BLOCK + PRESENTATION_FORMS
+_SCRIPT_SWITCH = re.compile(f"[{_L}](?=[{_G}{_C}{_A}])|[{_G}](?=[{_L}{_C}{_A}])"
+                            f"|[{_C}](?=[{_L}{_G}{_A}])|[{_A}](?=[{_L}{_G}{_C}])")
+_LONE_ARABIC_LETTER = re.compile("(?<!\\w)[\u0621-\u0626\u0628-\u0647\u0649\u064a](?!\\w)")
+_REVERSED_ARTICLE = re.compile("\\w{2,}لا(?!\\w)")
+_WORDS = re.compile(r"\w+")
 
 
 def extraction_score(text: str) -> float:
@@ -160,29 +166,37 @@ def extraction_score(text: str) -> float:
     letters (ligatures split apart), or end in a reversed article (Arabic in visual order).
     """
     quality = text_quality(text)
-    words = re.findall(r"\w+", text.translate(_DROP))
+    text = text.translate(_DROP)
+    words = _WORDS.subn("", text)[1]
     if not words:
         return quality
-    broken = 0
-    for word in words:
-        scripts = sum(1 for script in _SCRIPTS if script.search(word))
-        arabic = bool(_SCRIPTS[0].search(word))
-        broken += scripts > 1 or (arabic and len(word) == 1 and word not in "وا") \
-            or (arabic and word.endswith("لا") and len(word) > 3)
-    return quality - broken / len(words)
+    broken = sum(pattern.subn("", text)[1]
+                 for pattern in (_SCRIPT_SWITCH, _LONE_ARABIC_LETTER, _REVERSED_ARTICLE))
+    return quality - min(broken, words) / words
+
+
+_CID = re.compile(r"\(cid:\d+\)")
+_MOJIBAKE = re.compile(r"[ÃØÙÂ][\u0080-\u00bf]|â€|ï¿½")
+_LETTER = re.compile(r"[^\W\d_]")
+_WHITESPACE = re.compile(r"\s")
+_UNREADABLE = re.compile("[\ue000-\uf8ff\U000f0000-\U0010fffd\ufffd]")  # private use, replacement
+
+
+def count_letters(text: str) -> int:
+    return _LETTER.subn("", text)[1]
 
 
 def text_quality(text: str) -> float:
     """0..1: how much of ``text`` looks like real words (letters) rather than extraction garbage.
 
     Penalises ``(cid:NN)`` placeholders, private-use glyphs, replacement characters, UTF-8 read
-    as Latin-1 (``Ã©``, ``Ø§``) and text made mostly of non-letters.
+    as Latin-1 (``Ã©``, ``Ø§``) and text made mostly of non-letters. Counting is done by regular
+    expressions (in C): this runs on every page of every PDF.
     """
-    visible = [ch for ch in text.translate(_DROP) if not ch.isspace()]
+    text = text.translate(_DROP)
+    visible = len(text) - _WHITESPACE.subn("", text)[1]
     if not visible:
         return 0.0
-    bad = len(_CID.findall(text)) * 6 + len(_MOJIBAKE.findall(text)) * 2
-    bad += sum(1 for ch in visible if unicodedata.category(ch) in ("Co", "Cn") or ch == "\ufffd")
-    letters = sum(1 for ch in visible if ch.isalpha())
-    letter_share = letters / len(visible)
-    return max(0.0, min(1.0, letter_share * 1.25) - bad / len(visible))
+    bad = _CID.subn("", text)[1] * 6 + _MOJIBAKE.subn("", text)[1] * 2 + _UNREADABLE.subn("", text)[1]
+    letter_share = _LETTER.subn("", text)[1] / visible
+    return max(0.0, min(1.0, letter_share * 1.25) - bad / visible)

@@ -20,7 +20,7 @@ import pypdfium2 as pdfium
 
 from llmforge.errors import IngestError
 from llmforge.ingest.model import ExtractedDocument, ExtractedPage
-from llmforge.ingest.normalize import detect_language, extraction_score, text_quality
+from llmforge.ingest.normalize import count_letters, extraction_score, text_quality
 
 log = logging.getLogger(__name__)
 
@@ -85,21 +85,22 @@ def _extract_page(page: pdfium.PdfPage, index: int, fallback: _PypdfFallback, oc
             text = textpage.get_text_range()
         finally:
             textpage.close()
-        if _ARABIC.search(text) or extraction_score(text) < USABLE_QUALITY:
+        score = extraction_score(text)
+        if _ARABIC.search(text) or score < USABLE_QUALITY:
             alternative = fallback.page_text(index)
-            if alternative and extraction_score(alternative) > extraction_score(text):
+            if alternative and extraction_score(alternative) > score:
                 text = alternative
-    letters = sum(ch.isalpha() for ch in text)
+    letters = count_letters(text)
     usable = letters >= MIN_LETTERS and text_quality(text) >= USABLE_QUALITY
     if ocr_mode == "never" or (ocr_mode == "auto" and usable):
         method = "text-layer" if text.strip() else "none"
-        return ExtractedPage(index + 1, text, method, language=detect_language(text))
+        return ExtractedPage(index + 1, text, method)
     image = render_page(page, dpi, max_pixels)
     result = ocr(image, lang)
-    if ocr_mode == "auto" and letters and sum(ch.isalpha() for ch in result.text) < letters:
-        return ExtractedPage(index + 1, text, "text-layer", language=detect_language(text))
+    if ocr_mode == "auto" and letters and count_letters(result.text) < letters:
+        return ExtractedPage(index + 1, text, "text-layer")
     return ExtractedPage(index + 1, result.text, f"ocr:{result.engine}", result.confidence,
-                         detect_language(result.text), result.deskew_angle)
+                         result.language, result.deskew_angle)
 
 
 def render_page(page: pdfium.PdfPage, dpi: int, max_pixels: int) -> Any:

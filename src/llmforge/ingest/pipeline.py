@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -94,40 +95,62 @@ def default_workers(setting: int) -> int:
     return setting if setting > 0 else max(1, min(os.cpu_count() or 1, 4))
 
 
+@dataclass
+class _Extracted:
+    """A document extracted and its blobs stored, waiting for its catalog transaction."""
+
+    path: Path
+    sha256: str
+    size: int
+    kind: str
+    mime: str
+    document: ExtractedDocument
+    text_sha256: str
+
+
 class _Ingestor:
-    """One run over a batch of files (the project writer lock is held by the caller)."""
+    """One run over a batch of files (the project writer lock is held by the caller).
+
+    Worker threads hash, extract (each document in its own process) and store blobs; the calling
+    thread writes finished documents to the catalog in batches. Opening DuckDB costs ~20-30 ms,
+    more than extracting a small document, so one transaction takes every document finished
+    since the last one, up to :data:`BATCH_DOCUMENTS` or :data:`BATCH_SECONDS`. Each document is
+    whole inside its batch, so a crash loses at most the uncommitted batch, never half a document.
+    """
 
     def __init__(self, project: Project, options: ExtractOptions) -> None:
         self.project = project
         self.options = options
         self.settings = project.settings
         self.blobs = project.blobs()
-        self.catalog_lock = threading.Lock()   # one catalog writer at a time within this process
-        self.claimed: set[str] = set()          # content being ingested by another thread now
+        self.lock = threading.Lock()
+        with project.catalog() as conn:
+            self.known = dict(conn.execute(
+                "SELECT sha256, any_value(id) FROM documents WHERE status = 'ingested' GROUP BY sha256").fetchall())
+        self.claimed: set[str] = set()
 
-    def ingest_one(self, path: Path) -> FileOutcome:
+    def process(self, path: Path) -> FileOutcome | _Extracted:
+        """Everything but the catalog write; runs in a worker thread."""
         try:
-            return self._ingest(path)
+            return self._process(path)
         except IngestError as exc:
             log.info("failed %s: %s", path, exc)
-            return self.record_failure(path, str(exc))
+            return FileOutcome(str(path), FAILED, reason=str(exc))
         except OSError as exc:
-            return self.record_failure(path, f"cannot read: {exc.strerror or exc}")
+            return FileOutcome(str(path), FAILED, reason=f"cannot read: {exc.strerror or exc}")
 
-    def _ingest(self, path: Path) -> FileOutcome:
+    def _process(self, path: Path) -> FileOutcome | _Extracted:
         size = path.stat().st_size
-        limit = self.options.max_file_mb * 1_000_000
-        if size > limit:
+        if size > self.options.max_file_mb * 1_000_000:
             raise IngestError(f"file of {size / 1e6:.1f} MB is over the limit of "
                               f"{self.options.max_file_mb:g} MB (ingest.max_file_mb)")
         sha256 = file_sha256(path)
-        with self.catalog_lock:
+        with self.lock:
+            if sha256 in self.known:
+                return FileOutcome(str(path), SKIPPED, document_id=self.known[sha256],
+                                   reason="same content already ingested")
             if sha256 in self.claimed:
                 return FileOutcome(str(path), SKIPPED, reason="same content as another file in this batch")
-            existing = self._find_ingested(sha256)
-            if existing is not None:
-                return FileOutcome(str(path), SKIPPED, document_id=existing[0],
-                                   reason="same content already ingested")
             self.claimed.add(sha256)
         kind, mime, extracted = run_isolated(
             extract_file, (path, self.options),
@@ -135,52 +158,65 @@ class _Ingestor:
             memory_mb=int(self.settings["ingest.memory_mb"]))
         self.blobs.put_file(path)
         text_blob = self.blobs.put_bytes(_pages_json(extracted))
-        return self._store(path, sha256, size, kind, mime, extracted, text_blob.sha256)
+        return _Extracted(path, sha256, size, kind, mime, extracted, text_blob.sha256)
 
-    def _find_ingested(self, sha256: str) -> tuple[str] | None:
-        with self.project.catalog() as conn:
-            return conn.execute("SELECT id FROM documents WHERE sha256 = ? AND status = 'ingested' "
-                                "LIMIT 1", [sha256]).fetchone()
+    def commit(self, batch: list[FileOutcome | _Extracted]) -> list[FileOutcome]:
+        """Write a batch of finished files (documents and failures) in one transaction."""
+        outcomes = []
+        with self.project.catalog() as conn, transaction(conn):
+            for item in batch:
+                if isinstance(item, _Extracted):
+                    outcomes.append(self._insert(conn, item))
+                elif item.status == FAILED:
+                    self._insert_failure(conn, Path(item.path), item.reason)
+                    outcomes.append(item)
+                else:
+                    outcomes.append(item)
+        for outcome in outcomes:
+            if outcome.status == INGESTED:
+                log.info("ingested %s as %s v%d (%d pages)", outcome.path, outcome.document_id,
+                         outcome.version, outcome.pages)
+        return outcomes
 
-    def _store(self, path: Path, sha256: str, size: int, kind: str, mime: str,
-               extracted: ExtractedDocument, text_sha256: str) -> FileOutcome:
+    def _insert(self, conn: Any, item: _Extracted) -> FileOutcome:
         document_id = uuid.uuid4().hex[:12]
+        extracted, path = item.document, str(item.path)
         meta = extracted.metadata
         languages = sorted({lang for page in extracted.pages for lang in page.language.split("+")
                             if lang and lang != "und"})
-        with self.catalog_lock, self.project.catalog() as conn, transaction(conn):
-            version = conn.execute("SELECT coalesce(max(version), 0) + 1 FROM documents "
-                                   "WHERE source_path = ? AND status = 'ingested'", [str(path)]).fetchone()[0]
-            conn.execute("DELETE FROM documents WHERE source_path = ? AND status = 'failed'", [str(path)])
-            conn.execute(
-                "INSERT INTO documents (id, source_path, version, status, sha256, size, kind, mime, title, "
-                "author, created, page_count, languages, text_sha256, notes, metadata) "
-                "VALUES (?, ?, ?, 'ingested', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [document_id, str(path), version, sha256, size, kind, mime, meta.get("title") or path.stem,
-                 meta.get("author", ""), meta.get("created", ""), len(extracted.pages), languages,
-                 text_sha256, extracted.notes, json.dumps(meta, ensure_ascii=False, default=str)])
-            conn.executemany(
-                "INSERT INTO pages (document_id, page_no, text, search_text, method, ocr_confidence, "
-                "language, deskew_angle, chars) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [[document_id, p.page_no, p.text, search_form(p.text), p.method, p.ocr_confidence,
-                  p.language, p.deskew_angle, len(p.text)] for p in extracted.pages])
-        log.info("ingested %s as %s v%d (%d pages)", path, document_id, version, len(extracted.pages))
-        return FileOutcome(str(path), INGESTED, document_id, version, len(extracted.pages),
-                           notes=extracted.notes)
+        version = conn.execute("SELECT coalesce(max(version), 0) + 1 FROM documents "
+                               "WHERE source_path = ? AND status = 'ingested'", [path]).fetchone()[0]
+        conn.execute("DELETE FROM documents WHERE source_path = ? AND status = 'failed'", [path])
+        conn.execute(
+            "INSERT INTO documents (id, source_path, version, status, sha256, size, kind, mime, title, "
+            "author, created, page_count, languages, text_sha256, notes, metadata) "
+            "VALUES (?, ?, ?, 'ingested', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [document_id, path, version, item.sha256, item.size, item.kind, item.mime,
+             meta.get("title") or item.path.stem, meta.get("author", ""), meta.get("created", ""),
+             len(extracted.pages), languages, item.text_sha256, extracted.notes,
+             json.dumps(meta, ensure_ascii=False, default=str)])
+        conn.executemany(
+            "INSERT INTO pages (document_id, page_no, text, search_text, method, ocr_confidence, "
+            "language, deskew_angle, chars) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [[document_id, p.page_no, p.text, search_form(p.text), p.method, p.ocr_confidence,
+              p.language, p.deskew_angle, len(p.text)] for p in extracted.pages])
+        return FileOutcome(path, INGESTED, document_id, version, len(extracted.pages), notes=extracted.notes)
 
-    def record_failure(self, path: Path, reason: str) -> FileOutcome:
+    @staticmethod
+    def _insert_failure(conn: Any, path: Path, reason: str) -> None:
         """Keep one failed row per path, with the latest reason, so `documents list` shows it."""
         try:
-            sha256 = file_sha256(path)
-            size = path.stat().st_size
+            sha256, size = file_sha256(path), path.stat().st_size
         except OSError:
             sha256, size = "", None
-        with self.catalog_lock, self.project.catalog() as conn, transaction(conn):
-            conn.execute("DELETE FROM documents WHERE source_path = ? AND status = 'failed'", [str(path)])
-            conn.execute("INSERT INTO documents (id, source_path, version, status, error, sha256, size) "
-                         "VALUES (?, ?, 0, 'failed', ?, ?, ?)",
-                         [uuid.uuid4().hex[:12], str(path), reason, sha256, size])
-        return FileOutcome(str(path), FAILED, reason=reason)
+        conn.execute("DELETE FROM documents WHERE source_path = ? AND status = 'failed'", [str(path)])
+        conn.execute("INSERT INTO documents (id, source_path, version, status, error, sha256, size) "
+                     "VALUES (?, ?, 0, 'failed', ?, ?, ?)",
+                     [uuid.uuid4().hex[:12], str(path), reason, sha256, size])
+
+
+BATCH_DOCUMENTS = 16
+BATCH_SECONDS = 2.0
 
 
 def _pages_json(extracted: ExtractedDocument) -> bytes:
@@ -211,20 +247,34 @@ def ingest_paths(project: Project, paths: Iterable[Path], *, recursive: bool = F
     options = ExtractOptions.from_settings(project.settings, ocr_mode=ocr, lang=lang, password=password)
     _clean_interrupted_writes(project)
     ingestor = _Ingestor(project, options)
-    for outcome in outcomes:
-        ingestor.record_failure(Path(outcome.path), outcome.reason)
-        if on_file:
-            on_file(outcome)
     count = default_workers(workers if workers is not None else int(project.settings["ingest.workers"]))
     order = {str(path): index for index, path in enumerate(files)}
+    pending: list[FileOutcome | _Extracted] = list(outcomes)
     done: list[FileOutcome] = []
+    last_commit = time.monotonic()
+
+    def commit() -> None:
+        nonlocal last_commit
+        done.extend(ingestor.commit(pending))
+        pending.clear()
+        last_commit = time.monotonic()
+
     with ThreadPoolExecutor(max_workers=count) as pool:
-        for future in as_completed([pool.submit(ingestor.ingest_one, path) for path in files]):
-            done.append(future.result())
+        for future in as_completed([pool.submit(ingestor.process, path) for path in files]):
+            pending.append(future.result())
+            if len(pending) >= BATCH_DOCUMENTS or time.monotonic() - last_commit >= BATCH_SECONDS:
+                commit()
             if on_file:
-                on_file(done[-1])
-    done.sort(key=lambda outcome: order[outcome.path])
-    return IngestReport(outcomes + done)
+                on_file(_as_outcome(pending[-1] if pending else done[-1]))
+    commit()
+    done.sort(key=lambda outcome: order.get(outcome.path, -1))
+    return IngestReport(done)
+
+
+def _as_outcome(item: FileOutcome | _Extracted) -> FileOutcome:
+    if isinstance(item, FileOutcome):
+        return item
+    return FileOutcome(str(item.path), INGESTED, pages=len(item.document.pages))
 
 
 def _clean_interrupted_writes(project: Project) -> None:

@@ -18,7 +18,8 @@ from typing import Any
 
 from llmforge.errors import IngestError
 
-_PRELOAD = ["llmforge.ingest.extract"]
+_PRELOAD = ["llmforge.ingest.extract", "llmforge.ingest.pdf", "llmforge.ingest.docx", "pypdf", "docx",
+            "PIL.Image"]
 
 
 def _context() -> multiprocessing.context.BaseContext:
