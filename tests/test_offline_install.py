@@ -8,6 +8,7 @@ must verify SHA256SUMS before touching anything, and must ignore every other sou
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import os
 import shutil
@@ -103,9 +104,23 @@ def plant_decoys(tmp_path: Path) -> dict[str, str]:
     return env
 
 
+@functools.cache
+def no_network_prefix() -> tuple[str, ...]:
+    """``unshare --net`` where this user may make a network namespace (root, as in CI).
+
+    Inside it the install has no interface but loopback, so any download attempt fails at once;
+    elsewhere the decoys still show that no source but the wheelhouse was used.
+    """
+    unshare = shutil.which("unshare")
+    if unshare and subprocess.run([unshare, "--net", "true"], capture_output=True).returncode == 0:
+        return (unshare, "--net")
+    return ()
+
+
 def run_install(*args: str, env: dict[str, str] | None = None,
-                script: Path = INSTALL) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["bash", str(script), *args], capture_output=True, text=True,
+                offline: bool = False) -> subprocess.CompletedProcess[str]:
+    prefix = no_network_prefix() if offline else ()
+    return subprocess.run([*prefix, "bash", str(INSTALL), *args], capture_output=True, text=True,
                           env=env, timeout=SCRIPT_TIMEOUT_S)
 
 
@@ -133,9 +148,10 @@ def test_installs_from_the_wheelhouse_alone(tmp_path: Path) -> None:
     make_wheel(wheelhouse, "tinydep", "1.0")
     write_sha256sums(wheelhouse)
     venv = tmp_path / "venv"
+    env = plant_decoys(tmp_path)
 
     result = run_install("--wheelhouse", str(wheelhouse), "--venv", str(venv), "--no-deps",
-                         "llmforge", "tinydep", env=plant_decoys(tmp_path))
+                         "llmforge", "tinydep", env=env, offline=True)
 
     assert result.returncode == 0, result.stderr
     assert "all 2 files match" in result.stderr
@@ -145,6 +161,14 @@ def test_installs_from_the_wheelhouse_alone(tmp_path: Path) -> None:
         venv, "import llmforge; print(llmforge.__version__); print(llmforge.__file__)").splitlines()
     assert version == llmforge.__version__
     assert Path(location).is_relative_to(venv)
+
+    # A newer wheelhouse carried in later upgrades the same venv.
+    make_wheel(wheelhouse, "tinydep", "1.1")
+    write_sha256sums(wheelhouse)
+    again = run_install("--wheelhouse", str(wheelhouse), "--venv", str(venv), "--no-deps",
+                        "tinydep", env=env, offline=True)
+    assert again.returncode == 0, again.stderr
+    assert venv_python(venv, "import tinydep; print(tinydep.VERSION)") == "1.1"
 
 
 def _damage(wheelhouse: Path, how: str) -> str:
