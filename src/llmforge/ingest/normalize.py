@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from dataclasses import dataclass
 
 ARABIC_BLOCK = "\u0600-\u06ff\u0750-\u077f\u08a0-\u08ff"
 PRESENTATION_FORMS = "\ufb50-\ufdff\ufe70-\ufefe"
@@ -29,11 +30,10 @@ _LATIN_LETTER = re.compile(r"[A-Za-z\u00c0-\u024f]")
 _PRESENTATION = re.compile(f"[{_LIGATURES_AND_FORMS}]+")
 _NON_ARABIC_RUN = re.compile(f"[^{ARABIC_BLOCK}]+")
 _BIDI_CONTROLS = "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
-# U+FFFE marks where PDFium joined a word hyphenated across lines ("dan\ufffegerous").
-_DROP = dict.fromkeys(map(ord, _BIDI_CONTROLS + "\u00ad\ufeff\u200b\ufffe\uffff"), None)
 _HYPHEN_BREAK = re.compile(r"(?<=[a-zà-ÿ])-\n(?=[a-zà-ÿ])")
 _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
 _BLANK_LINES = re.compile(r"\n[ \t]*\n(?:[ \t]*\n)*")
+_LINE_EDGES = re.compile(r" ?\n ?")
 
 TATWEEL = "\u0640"
 _ARABIC_DIACRITICS = re.compile("[\u064b-\u065f\u0670\u06d6-\u06ed]")
@@ -47,9 +47,13 @@ _SEARCH_FOLD = str.maketrans({
 _CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")  # category Cc but \t \n \r
 
 
+# U+FFFE marks where PDFium joined a word hyphenated across lines ("dan\ufffegerous").
+_DROP_RE = re.compile(f"[{_BIDI_CONTROLS}\u00ad\ufeff\u200b\ufffe\uffff]")
+
+
 def _strip_controls(text: str) -> str:
-    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\f", "\n\n").translate(_DROP)
-    return _CONTROLS.sub("", text)
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\f", "\n\n")
+    return _CONTROLS.sub("", _DROP_RE.sub("", text))
 
 
 def _compose(text: str) -> str:
@@ -57,16 +61,30 @@ def _compose(text: str) -> str:
     return _NON_ARABIC_RUN.sub(lambda m: unicodedata.normalize("NFC", m.group()), text)
 
 
+def is_latin1(text: str) -> bool:
+    """Western text with nothing outside Latin-1: no Arabic, no presentation forms, no bidi
+    controls, and already NFC. Most of a typical corpus; the cheap paths below test this first."""
+    try:
+        text.encode("latin-1")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def normalize_text(text: str) -> str:
     """The stored form of extracted text (see the module docstring for what changes)."""
     text = _strip_controls(text)
-    if looks_visual_order(text):
-        text = visual_to_logical(text)
-    text = _compose(text)
+    if not is_latin1(text):
+        if _CARE.search(text):
+            if looks_visual_order(text):
+                text = visual_to_logical(text)
+            text = _compose(text)
+        elif not unicodedata.is_normalized("NFC", text):
+            text = unicodedata.normalize("NFC", text)
     text = _HYPHEN_BREAK.sub("", text)
+    text = _SPACES.sub(" ", text)
     text = _BLANK_LINES.sub("\n\n", text)
-    lines = [_SPACES.sub(" ", line).strip() for line in text.split("\n")]
-    return "\n".join(lines).strip()
+    return _LINE_EDGES.sub("\n", text).strip()
 
 
 def search_form(text: str) -> str:
@@ -128,25 +146,25 @@ def visual_to_logical(text: str) -> str:
 
 # --- language and quality ---------------------------------------------------------------
 
-_ENGLISH_WORDS = re.compile(r"\b(?:the|of|and|to|in|is|that|for|it|as|was|with|be|by|on|not|are|"
-                            r"this|from|or|have|an|which|at|but)\b")
-_LATIN_WORD = re.compile(r"[a-z]+")
+_ENGLISH_WORDS = frozenset("the of and to in is that for it as was with be by on not are this from or "
+                           "have an which at but".split())
 
 
 def detect_language(text: str) -> str:
     """``ar``, ``en``, ``ar+en``, ``latn`` (Latin script, not evidently English) or ``und``."""
-    arabic = _ARABIC_LETTER.subn("", text)[1]
-    latin = _LATIN_LETTER.subn("", text)[1]
+    if is_latin1(text):
+        arabic, latin = 0, count_letters(text)
+    else:
+        arabic, latin = _ARABIC_LETTER.subn("", text)[1], _LATIN_LETTER.subn("", text)[1]
     if arabic + latin < 10:
         return "und"
     parts = []
     if arabic >= 0.1 * (arabic + latin):
         parts.append("ar")
     if latin >= 0.1 * (arabic + latin):
-        lower = text.lower()
-        words = _LATIN_WORD.subn("", lower)[1]
-        english = _ENGLISH_WORDS.subn("", lower)[1]
-        parts.append("en" if words and english / words >= 0.05 else "latn")
+        words = text.lower().split()
+        english = sum(map(_ENGLISH_WORDS.__contains__, words))
+        parts.append("en" if words and english / len(words) >= 0.05 else "latn")
     return "+".join(parts) or "und"
 
 
@@ -159,44 +177,78 @@ _REVERSED_ARTICLE = re.compile("\\w{2,}لا(?!\\w)")
 _WORDS = re.compile(r"\w+")
 
 
-def extraction_score(text: str) -> float:
-    """:func:`text_quality` less the share of words that betray a broken extraction.
-
-    Such words mix scripts (a bad ToUnicode map gives Greek inside Latin), are single Arabic
-    letters (ligatures split apart), or end in a reversed article (Arabic in visual order).
-    """
-    quality = text_quality(text)
-    text = text.translate(_DROP)
-    words = _WORDS.subn("", text)[1]
-    if not words:
-        return quality
-    broken = sum(pattern.subn("", text)[1]
-                 for pattern in (_SCRIPT_SWITCH, _LONE_ARABIC_LETTER, _REVERSED_ARTICLE))
-    return quality - min(broken, words) / words
-
-
+_CARE = re.compile(f"[{ARABIC_BLOCK}\u0590-\u05ff\ufb00-\ufeff{_BIDI_CONTROLS}\u200b\ufffd-\uffff"
+                   "\ue000-\uf8ff\u0370-\u04ff\U000f0000-\U0010fffd]")
 _CID = re.compile(r"\(cid:\d+\)")
 _MOJIBAKE = re.compile(r"[ÃØÙÂ][\u0080-\u00bf]|â€|ï¿½")
 _LETTER = re.compile(r"[^\W\d_]")
-_WHITESPACE = re.compile(r"\s")
 _UNREADABLE = re.compile("[\ue000-\uf8ff\U000f0000-\U0010fffd\ufffd]")  # private use, replacement
+_LATIN1_LETTERS = bytes(b for b in range(256) if chr(b).isalpha())
+_LATIN1_SPACE = bytes(b for b in range(256) if chr(b).isspace())
 
 
-def count_letters(text: str) -> int:
-    return _LETTER.subn("", text)[1]
+@dataclass(frozen=True)
+class Assessment:
+    letters: int
+    quality: float   # 0..1, see text_quality
+    score: float     # quality less the share of words that betray a broken extraction
+
+
+def assess(text: str) -> Assessment:
+    """How much of ``text`` looks like real words rather than extraction garbage.
+
+    ``quality`` penalises ``(cid:NN)`` placeholders, private-use glyphs, replacement characters,
+    UTF-8 read as Latin-1 (``Ã©``, ``Ø§``) and text made mostly of non-letters. ``score`` also
+    counts words that mix scripts (a bad ToUnicode map puts Greek inside Latin), lone Arabic
+    letters (ligatures split apart) and reversed articles (Arabic in visual order).
+
+    This runs on every page of every PDF, so it counts with regular expressions and byte
+    translation (in C), and skips the script checks when no character needs them.
+    """
+    if is_latin1(text):
+        raw = text.encode("latin-1")
+        visible = len(raw.translate(None, _LATIN1_SPACE))
+        letters = len(raw) - len(raw.translate(None, _LATIN1_LETTERS))
+        bad = _CID.subn("", text)[1] * 6 if "(cid:" in text else 0
+        if any(c in text for c in "ÃØÙÂâï"):
+            bad += _MOJIBAKE.subn("", text)[1] * 2
+        quality = _quality(letters, visible, bad)
+        return Assessment(letters, quality, quality)
+    text = _DROP_RE.sub("", text)
+    visible = sum(map(len, text.split()))
+    letters = _LETTER.subn("", text)[1]
+    bad = _CID.subn("", text)[1] * 6 if "(cid:" in text else 0
+    if any(c in text for c in "ÃØÙÂâï"):
+        bad += _MOJIBAKE.subn("", text)[1] * 2
+    if _UNREADABLE.search(text):
+        bad += _UNREADABLE.subn("", text)[1]
+    quality = _quality(letters, visible, bad)
+    if not _CARE.search(text):
+        return Assessment(letters, quality, quality)
+    words = _WORDS.subn("", text)[1]
+    broken = sum(pattern.subn("", text)[1]
+                 for pattern in (_SCRIPT_SWITCH, _LONE_ARABIC_LETTER, _REVERSED_ARTICLE))
+    return Assessment(letters, quality, quality - min(broken, words) / max(words, 1))
+
+
+def _quality(letters: int, visible: int, bad: int) -> float:
+    if not visible:
+        return 0.0
+    return max(0.0, min(1.0, letters / visible * 1.25) - bad / visible)
 
 
 def text_quality(text: str) -> float:
-    """0..1: how much of ``text`` looks like real words (letters) rather than extraction garbage.
+    """0..1: see :func:`assess`."""
+    return assess(text).quality
 
-    Penalises ``(cid:NN)`` placeholders, private-use glyphs, replacement characters, UTF-8 read
-    as Latin-1 (``Ã©``, ``Ø§``) and text made mostly of non-letters. Counting is done by regular
-    expressions (in C): this runs on every page of every PDF.
-    """
-    text = text.translate(_DROP)
-    visible = len(text) - _WHITESPACE.subn("", text)[1]
-    if not visible:
-        return 0.0
-    bad = _CID.subn("", text)[1] * 6 + _MOJIBAKE.subn("", text)[1] * 2 + _UNREADABLE.subn("", text)[1]
-    letter_share = _LETTER.subn("", text)[1] / visible
-    return max(0.0, min(1.0, letter_share * 1.25) - bad / visible)
+
+def extraction_score(text: str) -> float:
+    """:func:`text_quality` less the share of words that betray a broken extraction."""
+    return assess(text).score
+
+
+def count_letters(text: str) -> int:
+    if is_latin1(text):
+        raw = text.encode("latin-1")
+        return len(raw) - len(raw.translate(None, _LATIN1_LETTERS))
+    return _LETTER.subn("", text)[1]

@@ -20,7 +20,7 @@ import pypdfium2 as pdfium
 
 from llmforge.errors import IngestError
 from llmforge.ingest.model import ExtractedDocument, ExtractedPage
-from llmforge.ingest.normalize import count_letters, extraction_score, text_quality
+from llmforge.ingest.normalize import assess, count_letters
 
 log = logging.getLogger(__name__)
 
@@ -82,22 +82,23 @@ def _extract_page(page: pdfium.PdfPage, index: int, fallback: _PypdfFallback, oc
     if ocr_mode != "always":
         textpage = page.get_textpage()
         try:
-            text = textpage.get_text_range()
+            text = textpage.get_text_range().replace("\ufffe", "")  # PDFium's joined-hyphen mark
         finally:
             textpage.close()
-        score = extraction_score(text)
-        if _ARABIC.search(text) or score < USABLE_QUALITY:
-            alternative = fallback.page_text(index)
-            if alternative and extraction_score(alternative) > score:
-                text = alternative
-    letters = count_letters(text)
-    usable = letters >= MIN_LETTERS and text_quality(text) >= USABLE_QUALITY
+    found = assess(text)
+    if ocr_mode != "always" and (found.score < USABLE_QUALITY or _ARABIC.search(text)):
+        alternative = fallback.page_text(index)
+        if alternative:
+            second = assess(alternative)
+            if second.score > found.score:
+                text, found = alternative, second
+    usable = found.letters >= MIN_LETTERS and found.quality >= USABLE_QUALITY
     if ocr_mode == "never" or (ocr_mode == "auto" and usable):
         method = "text-layer" if text.strip() else "none"
         return ExtractedPage(index + 1, text, method)
     image = render_page(page, dpi, max_pixels)
     result = ocr(image, lang)
-    if ocr_mode == "auto" and letters and count_letters(result.text) < letters:
+    if ocr_mode == "auto" and found.letters and count_letters(result.text) < found.letters:
         return ExtractedPage(index + 1, text, "text-layer")
     return ExtractedPage(index + 1, result.text, f"ocr:{result.engine}", result.confidence,
                          result.language, result.deskew_angle)

@@ -13,6 +13,7 @@ import hashlib
 import json
 import logging
 import os
+import queue
 import threading
 import time
 import uuid
@@ -27,7 +28,7 @@ from llmforge.errors import IngestError, UsageError
 from llmforge.ingest.extract import ExtractOptions, extract_file
 from llmforge.ingest.model import ExtractedDocument
 from llmforge.ingest.normalize import search_form
-from llmforge.ingest.worker import run_isolated
+from llmforge.ingest.worker import IsolatedWorker
 from llmforge.project import Project
 
 log = logging.getLogger(__name__)
@@ -118,7 +119,7 @@ class _Ingestor:
     whole inside its batch, so a crash loses at most the uncommitted batch, never half a document.
     """
 
-    def __init__(self, project: Project, options: ExtractOptions) -> None:
+    def __init__(self, project: Project, options: ExtractOptions, workers: int) -> None:
         self.project = project
         self.options = options
         self.settings = project.settings
@@ -128,6 +129,14 @@ class _Ingestor:
             self.known = dict(conn.execute(
                 "SELECT sha256, any_value(id) FROM documents WHERE status = 'ingested' GROUP BY sha256").fetchall())
         self.claimed: set[str] = set()
+        self.workers: queue.SimpleQueue[IsolatedWorker] = queue.SimpleQueue()
+        self._all_workers = [IsolatedWorker(int(self.settings["ingest.memory_mb"])) for _ in range(workers)]
+        for worker in self._all_workers:
+            self.workers.put(worker)
+
+    def close(self) -> None:
+        for worker in self._all_workers:
+            worker.close()
 
     def process(self, path: Path) -> FileOutcome | _Extracted:
         """Everything but the catalog write; runs in a worker thread."""
@@ -152,10 +161,12 @@ class _Ingestor:
             if sha256 in self.claimed:
                 return FileOutcome(str(path), SKIPPED, reason="same content as another file in this batch")
             self.claimed.add(sha256)
-        kind, mime, extracted = run_isolated(
-            extract_file, (path, self.options),
-            timeout=float(self.settings["ingest.timeout"]),
-            memory_mb=int(self.settings["ingest.memory_mb"]))
+        worker = self.workers.get()
+        try:
+            kind, mime, extracted = worker.run(extract_file, (path, self.options),
+                                               timeout=float(self.settings["ingest.timeout"]))
+        finally:
+            self.workers.put(worker)
         self.blobs.put_file(path)
         text_blob = self.blobs.put_bytes(_pages_json(extracted))
         return _Extracted(path, sha256, size, kind, mime, extracted, text_blob.sha256)
@@ -246,8 +257,8 @@ def ingest_paths(project: Project, paths: Iterable[Path], *, recursive: bool = F
         raise UsageError("nothing to ingest: no files found")
     options = ExtractOptions.from_settings(project.settings, ocr_mode=ocr, lang=lang, password=password)
     _clean_interrupted_writes(project)
-    ingestor = _Ingestor(project, options)
     count = default_workers(workers if workers is not None else int(project.settings["ingest.workers"]))
+    ingestor = _Ingestor(project, options, count)
     order = {str(path): index for index, path in enumerate(files)}
     pending: list[FileOutcome | _Extracted] = list(outcomes)
     done: list[FileOutcome] = []
@@ -259,14 +270,17 @@ def ingest_paths(project: Project, paths: Iterable[Path], *, recursive: bool = F
         pending.clear()
         last_commit = time.monotonic()
 
-    with ThreadPoolExecutor(max_workers=count) as pool:
-        for future in as_completed([pool.submit(ingestor.process, path) for path in files]):
-            pending.append(future.result())
-            if len(pending) >= BATCH_DOCUMENTS or time.monotonic() - last_commit >= BATCH_SECONDS:
-                commit()
-            if on_file:
-                on_file(_as_outcome(pending[-1] if pending else done[-1]))
-    commit()
+    try:
+        with ThreadPoolExecutor(max_workers=count) as pool:
+            for future in as_completed([pool.submit(ingestor.process, path) for path in files]):
+                pending.append(future.result())
+                if on_file:
+                    on_file(_as_outcome(pending[-1]))
+                if len(pending) >= BATCH_DOCUMENTS or time.monotonic() - last_commit >= BATCH_SECONDS:
+                    commit()
+        commit()
+    finally:
+        ingestor.close()
     done.sort(key=lambda outcome: order.get(outcome.path, -1))
     return IngestReport(done)
 
