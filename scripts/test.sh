@@ -5,4 +5,9 @@ set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
 bash scripts/setup.sh
+# shellcheck lints the shell scripts in a test; install it where we may (CI runs as root).
+if ! command -v shellcheck >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ] && [ "${LLMFORGE_SKIP_APT:-0}" != 1 ]; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends shellcheck >/dev/null \
+        || echo "test: shellcheck not installed; its test will skip" >&2
+fi
 exec .venv/bin/python -m pytest -m "slow or not slow" "$@"
