@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from typing import Any
 
 from llmforge.catalog import transaction
@@ -12,11 +11,6 @@ from llmforge.project import Project
 
 _LIST_COLUMNS = ("id", "source_path", "version", "status", "error", "kind", "title", "page_count",
                  "languages", "size", "ingested_at")
-
-# Called with (project, conn, document_id) inside the delete transaction; later stages (chunks,
-# vectors) register their clean-up here so a deleted document leaves nothing behind.
-ON_DELETE: list[Callable[[Project, Any, str], None]] = []
-
 
 def list_documents(project: Project, include_all: bool = False) -> list[dict[str, Any]]:
     """Documents, newest first: the latest version of each path, plus failures; ``include_all``
@@ -60,19 +54,21 @@ def show_document(project: Project, prefix: str) -> dict[str, Any]:
 
 
 def delete_document(project: Project, prefix: str) -> dict[str, Any]:
-    """Remove a document, its pages (and whatever later stages derived from it); the original's
-    blob goes too when no other document shares the content."""
+    """Remove a document, its pages, chunks, entities and vectors; the original's blob goes too
+    when no other document shares the content. (Should this stop half-way, the next
+    ``structure`` run removes the chunks of a document that no longer exists.)"""
+    from llmforge.structure.pipeline import remove_documents
+
     with project.catalog() as conn:
         document_id = resolve_id(conn, prefix)
         sha256, text_sha256, path = conn.execute(
             "SELECT sha256, text_sha256, source_path FROM documents WHERE id = ?", [document_id]).fetchone()
         with transaction(conn):
-            for hook in ON_DELETE:
-                hook(project, conn, document_id)
             pages = conn.execute("DELETE FROM pages WHERE document_id = ?", [document_id]).fetchone()[0]
             conn.execute("DELETE FROM documents WHERE id = ?", [document_id])
         orphans = [blob for blob in (sha256, text_sha256) if blob and not conn.execute(
             "SELECT count(*) FROM documents WHERE sha256 = ? OR text_sha256 = ?", [blob, blob]).fetchone()[0]]
+    remove_documents(project, [document_id])
     store = project.blobs()
     for blob in orphans:
         store.delete(blob)

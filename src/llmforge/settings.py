@@ -109,6 +109,20 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ingest.memory_mb", int, 4096, "Address-space limit of each extraction worker process, in MB."),
     Setting("ocr.engine", str, "tesseract", "OCR engine: tesseract, or easyocr where its weights are on disk."),
     Setting("ocr.dpi", int, 300, "Resolution at which PDF pages without a text layer are rendered for OCR."),
+    Setting("structure.embedder", str, "use-multilingual",
+            "Embedding model: use-multilingual (packaged), or st:/path/to/sentence-transformers-model."),
+    Setting("structure.chunk_tokens", int, 60,
+            "Largest chunk, in tokens of the embedder's tokenizer (60 measured best on XQuAD, see README)."),
+    Setting("structure.overlap", int, 20, "Tokens of trailing sentences repeated at the start of the next chunk."),
+    Setting("structure.batch_chunks", int, 256,
+            "Chunks embedded and written per batch (bounds memory on large corpora)."),
+    Setting("search.mode", str, "hybrid", "Default search mode.", choices=("hybrid", "vector", "keyword")),
+    Setting("search.k", int, 5, "Results returned by default."),
+    Setting("search.vector_weight", float, 0.4,
+            "Weight of the vector score in hybrid search (min-max fusion; the rest is keyword)."),
+    Setting("search.vector_index_min_rows", int, 50000,
+            "Build an IVF-PQ vector index once the table has this many chunks (brute force below)."),
+    Setting("search.max_query_chars", int, 2000, "Longest query accepted, in characters."),
 )
 
 _BY_NAME = {setting.name: setting for setting in SETTINGS}

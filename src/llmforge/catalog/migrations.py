@@ -73,4 +73,45 @@ MIGRATIONS: tuple[Migration, ...] = (
         );
         """,
     ),
+    Migration(
+        "003_structure",
+        """
+        CREATE TABLE chunks (
+            id          VARCHAR PRIMARY KEY,        -- <document id>:<seq>
+            document_id VARCHAR NOT NULL,
+            seq         INTEGER NOT NULL,
+            page_start  INTEGER NOT NULL,
+            page_end    INTEGER NOT NULL,
+            char_start  INTEGER NOT NULL,           -- offset into page_start's text
+            char_end    INTEGER NOT NULL,           -- offset into page_end's text
+            tokens      INTEGER NOT NULL,
+            heading     VARCHAR,
+            language    VARCHAR,
+            text        VARCHAR NOT NULL
+        );
+        CREATE INDEX chunks_document ON chunks (document_id);
+        CREATE TABLE entities (
+            document_id VARCHAR NOT NULL,
+            chunk_id    VARCHAR,
+            page_no     INTEGER NOT NULL,
+            start_char  INTEGER NOT NULL,           -- offsets into the page's text
+            end_char    INTEGER NOT NULL,
+            type        VARCHAR NOT NULL,
+            text        VARCHAR NOT NULL,
+            value       VARCHAR,
+            confidence  DOUBLE
+        );
+        CREATE INDEX entities_document ON entities (document_id);
+        CREATE INDEX entities_type ON entities (type);
+        CREATE TABLE vector_index (
+            name             VARCHAR PRIMARY KEY,
+            embedder         VARCHAR NOT NULL,
+            embedder_version VARCHAR NOT NULL,
+            dim              INTEGER NOT NULL,
+            chunk_tokens     INTEGER NOT NULL,
+            overlap          INTEGER NOT NULL,
+            updated_at       TIMESTAMPTZ NOT NULL DEFAULT current_timestamp
+        );
+        """,
+    ),
 )

@@ -52,9 +52,9 @@ def _global(
 
 
 def _register() -> None:
-    from llmforge.cli import config, doctor, documents, ingest, init, status
+    from llmforge.cli import config, doctor, documents, ingest, init, status, structure
 
-    for module in (init, ingest, documents, status, config, doctor):
+    for module in (init, ingest, documents, structure, status, config, doctor):
         module.register(app)
 
 

@@ -146,8 +146,9 @@ def visual_to_logical(text: str) -> str:
 
 # --- language and quality ---------------------------------------------------------------
 
-_ENGLISH_WORDS = frozenset("the of and to in is that for it as was with be by on not are this from or "
-                           "have an which at but".split())
+ENGLISH_STOPWORDS = frozenset("the of and to in is that for it as was with be by on not are this from or "
+                              "have an which at but how what when where who why does did do".split())
+_ENGLISH_WORDS = ENGLISH_STOPWORDS
 
 
 def detect_language(text: str) -> str:

@@ -1,0 +1,104 @@
+"""``llmforge structure``, ``search`` and ``entities``."""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Annotated
+
+import typer
+from rich import box
+from rich.markup import escape
+from rich.table import Table
+
+from llmforge.cli._common import JsonOption, ProjectOption, WaitOption, emit, open_project, progress_bar, stdout
+
+
+def structure(
+    embedder: Annotated[str | None, typer.Option(help="Embedding model (default: setting structure.embedder).",
+                                                 show_default=False)] = None,
+    chunk_tokens: Annotated[int | None, typer.Option(min=16, help="Chunk size in tokens.", show_default=False)] = None,
+    overlap: Annotated[int | None, typer.Option(min=0, help="Overlap in tokens.", show_default=False)] = None,
+    reembed: Annotated[bool, typer.Option("--reembed", help="Rebuild the whole index (new embedder or sizes).")] = False,
+    wait: WaitOption = None,
+    project: ProjectOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Chunk, tag entities and embed what was ingested (only new or changed documents)."""
+    from llmforge.structure.pipeline import structure_project
+
+    opened = open_project(project)
+    with opened.writer_lock("structure", wait), progress_bar("structuring", None) as advance:
+        report = structure_project(opened, embedder=embedder, chunk_tokens=chunk_tokens, overlap=overlap,
+                                   reembed=reembed, on_progress=lambda done, total: advance(0))
+    emit(report.to_dict(), as_json, lambda: stdout.print(
+        f"{report.documents} documents structured: {report.chunks} chunks, {report.entities} entities; "
+        f"{report.removed_documents} removed; index holds {report.total_chunks} chunks "
+        f"({report.embedder}, {report.dim}-d)", highlight=False))
+
+
+class Mode(str, Enum):
+    hybrid = "hybrid"
+    vector = "vector"
+    keyword = "keyword"
+
+
+class Lang(str, Enum):
+    auto = "auto"
+    ara = "ara"
+    eng = "eng"
+
+
+def search(
+    query: Annotated[str, typer.Argument(help="What to look for, in Arabic or English.")],
+    k: Annotated[int | None, typer.Option("-k", min=1, max=100, help="Results (default: setting search.k).",
+                                          show_default=False)] = None,
+    mode: Annotated[Mode | None, typer.Option(help="hybrid, vector or keyword (default: setting search.mode).",
+                                              show_default=False)] = None,
+    lang: Annotated[Lang, typer.Option(help="Query language for keyword analysis.")] = Lang.auto,
+    project: ProjectOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Ranked chunks for a query, each with its citation (document, page) and a snippet."""
+    from llmforge.structure.search import search as run_search
+
+    result = run_search(open_project(project), query, k=k, mode=mode.value if mode else None, lang=lang.value)
+
+    def render() -> None:
+        if not result.hits:
+            stdout.print("no results")
+        for hit in result.hits:
+            stdout.print(f"[bold]{hit.rank}.[/] {escape(hit.citation)}  [dim]{hit.score:.3f} · {hit.chunk_id}[/]")
+            stdout.print("   " + escape(hit.snippet).replace("**", ""), highlight=False)
+        stdout.print(f"[dim]{result.mode} search, {result.language}, {result.took_ms:.0f} ms[/]")
+
+    emit(result.to_dict(), as_json, render)
+
+
+def entities(
+    entity_type: Annotated[str | None, typer.Option("--type", help="Only this type (date, money, person, ...).")] = None,
+    document: Annotated[str | None, typer.Option("--doc", help="Only this document (id or prefix).")] = None,
+    limit: Annotated[int, typer.Option(min=1, help="Most rows to show.")] = 200,
+    project: ProjectOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Entities found in the structured documents, with how often and where they occur."""
+    from llmforge.structure.queries import list_entities
+
+    rows = list_entities(open_project(project), entity_type=entity_type, document=document, limit=limit)
+
+    def render() -> None:
+        table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+        for column in ("type", "text", "value", "count", "documents"):
+            table.add_column(column)
+        for row in rows:
+            table.add_row(row["type"], escape(row["text"]), escape(row["value"] or ""), str(row["count"]),
+                          str(row["documents"]))
+        stdout.print(table)
+
+    emit(rows, as_json, render)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(structure)
+    app.command()(search)
+    app.command()(entities)

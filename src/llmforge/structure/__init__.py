@@ -1,0 +1,1 @@
+"""Structuring: chunks, entities, embeddings, the search index."""

@@ -1,0 +1,216 @@
+"""``structure``: pages in, chunks, entities and vectors out — incrementally.
+
+Only documents not yet structured are processed (new ones, new versions); chunks of documents
+that were deleted or superseded go. Work proceeds in batches of about ``structure.batch_chunks``
+chunks, so memory stays bounded however large the corpus. For each batch: chunk, embed, find
+entities; delete any rows the index already holds for those documents (left by an interrupted
+run), add the new rows, then record chunks and entities in the catalog in one transaction. A
+document counts as structured only once that transaction commits, so a run killed at any point
+and run again ends with the same index as an uninterrupted run, without duplicates.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from llmforge.catalog import transaction
+from llmforge.errors import UsageError
+from llmforge.ingest.normalize import detect_language
+from llmforge.project import Project
+from llmforge.structure.analysis import arabic_keywords
+from llmforge.structure.chunking import Chunk, chunk_pages
+from llmforge.structure.embedders import Embedder, load_embedder
+from llmforge.structure.index import TABLE, ChunkIndex
+
+log = logging.getLogger(__name__)
+
+LATEST_DOCUMENTS = """
+    SELECT id FROM documents d WHERE status = 'ingested' AND version = (
+        SELECT max(version) FROM documents d2 WHERE d2.source_path = d.source_path AND d2.status = 'ingested')
+    ORDER BY ingested_at, id
+"""
+
+
+@dataclass
+class StructureReport:
+    documents: int = 0          # structured in this run
+    chunks: int = 0
+    entities: int = 0
+    removed_documents: int = 0  # deleted or superseded since the last run
+    total_chunks: int = 0
+    embedder: str = ""
+    dim: int = 0
+    indexes: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class StructureOptions:
+    embedder: str
+    chunk_tokens: int
+    overlap: int
+    batch_chunks: int
+    vector_index_min_rows: int
+
+    @classmethod
+    def from_settings(cls, settings: Any, **overrides: Any) -> StructureOptions:
+        values = {"embedder": settings["structure.embedder"], "chunk_tokens": settings["structure.chunk_tokens"],
+                  "overlap": settings["structure.overlap"], "batch_chunks": settings["structure.batch_chunks"],
+                  "vector_index_min_rows": settings["search.vector_index_min_rows"]}
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+
+def index_meta(conn: Any) -> dict[str, Any] | None:
+    cursor = conn.execute("SELECT * FROM vector_index WHERE name = ?", [TABLE])
+    row = cursor.fetchone()
+    return dict(zip([d[0] for d in cursor.description], row)) if row else None
+
+
+def _check_compatible(meta: dict[str, Any] | None, embedder: Embedder, options: StructureOptions,
+                      reembed: bool) -> None:
+    if meta is None or reembed:
+        return
+    if meta["embedder"] != embedder.name or meta["dim"] != embedder.dim:
+        raise UsageError(f"the index was built with {meta['embedder']} ({meta['dim']}-d); rebuild it with "
+                         f"`llmforge structure --reembed` to use {embedder.name} ({embedder.dim}-d)")
+    if (meta["chunk_tokens"], meta["overlap"]) != (options.chunk_tokens, options.overlap):
+        raise UsageError(f"the index was chunked with {meta['chunk_tokens']} tokens and overlap "
+                         f"{meta['overlap']}; pass --reembed to rebuild it with the new sizes")
+
+
+def structure_project(project: Project, *, embedder: str | None = None, chunk_tokens: int | None = None,
+                      overlap: int | None = None, reembed: bool = False,
+                      on_progress: Callable[[int, int], None] | None = None) -> StructureReport:
+    """Bring the chunk index up to date with the catalog's documents (see the module docstring).
+
+    Args:
+        on_progress: called with (documents done, documents to do).
+
+    Raises:
+        UsageError: a different embedder or chunk size than the index was built with (without
+            ``reembed``), or an embedder that cannot be loaded.
+    """
+    options = StructureOptions.from_settings(project.settings, embedder=embedder,
+                                             chunk_tokens=chunk_tokens, overlap=overlap)
+    model = load_embedder(options.embedder)
+    index = ChunkIndex(project.path("lancedb"))
+    index.clean_interrupted_writes()
+    with project.catalog() as conn:
+        meta = index_meta(conn)
+        _check_compatible(meta, model, options, reembed)
+        targets = [row[0] for row in conn.execute(LATEST_DOCUMENTS).fetchall()]
+        done = {row[0] for row in conn.execute("SELECT DISTINCT document_id FROM chunks").fetchall()}
+    if reembed:
+        index.drop()
+        done = set()
+        with project.catalog() as conn, transaction(conn):
+            conn.execute("DELETE FROM chunks")
+            conn.execute("DELETE FROM entities")
+    stale = sorted(done - set(targets))
+    remove_documents(project, stale)
+    todo = [doc for doc in targets if doc not in done]
+    report = StructureReport(removed_documents=len(stale), embedder=model.name, dim=model.dim)
+    _record_meta(project, model, options)
+    for batch in _batches(project, todo, options.batch_chunks, model, options):
+        _write_batch(project, index, model, batch)
+        report.documents += len({chunk_doc for chunk_doc, _, _ in batch})
+        report.chunks += sum(len(chunks) for _, chunks, _ in batch)
+        report.entities += sum(len(entities) for _, _, entities in batch)
+        if on_progress:
+            on_progress(report.documents, len(todo))
+    report.indexes = index.refresh_indexes(options.vector_index_min_rows)
+    report.total_chunks = index.count()
+    return report
+
+
+def _record_meta(project: Project, model: Embedder, options: StructureOptions) -> None:
+    with project.catalog() as conn:
+        conn.execute("INSERT OR REPLACE INTO vector_index (name, embedder, embedder_version, dim, chunk_tokens, "
+                     "overlap, updated_at) VALUES (?, ?, ?, ?, ?, ?, current_timestamp)",
+                     [TABLE, model.name, model.version, model.dim, options.chunk_tokens, options.overlap])
+
+
+Batch = list[tuple[str, list[Chunk], list[dict[str, Any]]]]
+
+
+def _batches(project: Project, todo: list[str], batch_chunks: int, model: Embedder,
+             options: StructureOptions) -> Iterator[Batch]:
+    """Documents chunked and entity-tagged, grouped into batches of about ``batch_chunks`` chunks."""
+    batch: Batch = []
+    size = 0
+    for document_id in todo:
+        with project.catalog() as conn:
+            pages = conn.execute("SELECT page_no, text FROM pages WHERE document_id = ? ORDER BY page_no",
+                                 [document_id]).fetchall()
+        chunks = chunk_pages(pages, model.count_tokens, options.chunk_tokens, options.overlap)
+        batch.append((document_id, chunks, find_entities(document_id, pages, chunks)))
+        size += len(chunks)
+        if size >= batch_chunks:
+            yield batch
+            batch, size = [], 0
+    if batch:
+        yield batch
+
+
+def find_entities(document_id: str, pages: list[tuple[int, str]], chunks: list[Chunk]) -> list[dict[str, Any]]:
+    """Entities of every page, each linked to the first chunk that covers it."""
+    from llmforge.structure.entities import extract_entities
+
+    found = []
+    for page_no, text in pages:
+        for entity in extract_entities(text, detect_language(text)):
+            chunk = next((c for c in chunks if (c.page_start, c.char_start) <= (page_no, entity.start)
+                          and (page_no, entity.end) <= (c.page_end, c.char_end)), None)
+            found.append({"document_id": document_id, "chunk_id": f"{document_id}:{chunk.seq}" if chunk else None,
+                          "page_no": page_no, "start_char": entity.start, "end_char": entity.end,
+                          "type": entity.type, "text": entity.text, "value": entity.value,
+                          "confidence": entity.confidence})
+    return found
+
+
+def _write_batch(project: Project, index: ChunkIndex, model: Embedder, batch: Batch) -> None:
+    chunks = [(document_id, chunk) for document_id, doc_chunks, _ in batch for chunk in doc_chunks]
+    vectors = model.embed([chunk.text for _, chunk in chunks])
+    rows = []
+    for (document_id, chunk), vector in zip(chunks, vectors):
+        rows.append({"chunk_id": f"{document_id}:{chunk.seq}", "document_id": document_id, "seq": chunk.seq,
+                     "page_start": chunk.page_start, "page_end": chunk.page_end, "text": chunk.text,
+                     "text_en": chunk.text, "text_ar": arabic_keywords(chunk.text),
+                     "language": detect_language(chunk.text), "vector": vector.tolist()})
+    document_ids = [document_id for document_id, _, _ in batch]
+    index.delete_documents(document_ids)
+    index.add(rows, model.dim)
+    with project.catalog() as conn, transaction(conn):
+        _delete_catalog_rows(conn, document_ids)
+        conn.executemany(
+            "INSERT INTO chunks (id, document_id, seq, page_start, page_end, char_start, char_end, tokens, "
+            "heading, language, text) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [[row["chunk_id"], document_id, chunk.seq, chunk.page_start, chunk.page_end, chunk.char_start,
+              chunk.char_end, chunk.tokens, chunk.heading, row["language"], chunk.text]
+             for (document_id, chunk), row in zip(chunks, rows)])
+        entities = [entity for _, _, doc_entities in batch for entity in doc_entities]
+        if entities:
+            columns = list(entities[0])
+            conn.executemany(f"INSERT INTO entities ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+                             [[entity[c] for c in columns] for entity in entities])
+    log.info("structured %d documents: %d chunks", len(document_ids), len(chunks))
+
+
+def _delete_catalog_rows(conn: Any, document_ids: list[str]) -> None:
+    for table in ("chunks", "entities"):
+        conn.executemany(f"DELETE FROM {table} WHERE document_id = ?", [[d] for d in document_ids])
+
+
+def remove_documents(project: Project, document_ids: list[str]) -> None:
+    """Drop the chunks, entities and vectors of these documents (deleted or superseded)."""
+    if not document_ids:
+        return
+    ChunkIndex(project.path("lancedb")).delete_documents(document_ids)
+    with project.catalog() as conn, transaction(conn):
+        _delete_catalog_rows(conn, document_ids)
