@@ -82,7 +82,9 @@ def extract_text_file(path: Path, max_bytes: int) -> ExtractedDocument:
     if size > max_bytes:
         raise IngestError(f"text file of {size} bytes is over the limit ({max_bytes} bytes)")
     text, encoding = decode_text(path.read_bytes())
-    title = next((line.lstrip("# ").strip() for line in text.splitlines() if line.strip()), "")[:80]
+    first = next((line.strip() for line in text.splitlines() if line.strip()), "")
+    # A short first line without closing punctuation is a title; otherwise the file name serves.
+    title = first.lstrip("# ").strip() if len(first) <= 80 and first[-1:] not in ".!?؟,،;:" else ""
     return ExtractedDocument(
         pages=[ExtractedPage(page_no=1, text=text, method="text")],
         metadata={"title": title, "encoding": encoding},
