@@ -26,5 +26,15 @@ step "llmforge documents show <the Arabic scan>"
 id="$(lf documents list --json | .venv/bin/python -c \
     'import json, sys; print(next(d["id"] for d in json.load(sys.stdin) if d["source_path"].endswith("ar-scan.png")))')"
 lf documents show "$id"
+step "llmforge structure   (chunks, entities, embeddings, full-text indexes)"
+lf structure
+step "llmforge search \"how often is the chlorine checked?\""
+lf search "how often is the chlorine checked?" -k 3
+step "llmforge search \"متى تغلق محطة الضخ للصيانة؟\""
+lf search "متى تغلق محطة الضخ للصيانة؟" -k 3
+step "llmforge search \"what happens when the electricity fails\"   (English question, Arabic answer)"
+lf search "what happens when the electricity fails" -k 2 --mode vector
+step "llmforge entities"
+COLUMNS="${COLUMNS:-110}" lf entities --limit 25
 step "llmforge status"
 lf status

@@ -36,6 +36,12 @@ def structure(
         f"({report.embedder}, {report.dim}-d)", highlight=False))
 
 
+def _marked(snippet: str) -> str:
+    """The snippet for the terminal: ``**word**`` marks become bold."""
+    parts = snippet.split("**")
+    return "".join(f"[bold yellow]{escape(part)}[/]" if i % 2 else escape(part) for i, part in enumerate(parts))
+
+
 class Mode(str, Enum):
     hybrid = "hybrid"
     vector = "vector"
@@ -68,7 +74,7 @@ def search(
             stdout.print("no results")
         for hit in result.hits:
             stdout.print(f"[bold]{hit.rank}.[/] {escape(hit.citation)}  [dim]{hit.score:.3f} · {hit.chunk_id}[/]")
-            stdout.print("   " + escape(hit.snippet).replace("**", ""), highlight=False)
+            stdout.print("   " + _marked(hit.snippet), highlight=False)
         stdout.print(f"[dim]{result.mode} search, {result.language}, {result.took_ms:.0f} ms[/]")
 
     emit(result.to_dict(), as_json, render)
