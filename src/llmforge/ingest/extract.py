@@ -6,6 +6,7 @@ would, with :func:`register_extractor`.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +32,7 @@ class ExtractOptions:
     max_image_pixels: int = 150_000_000
     max_unpacked_mb: float = 500.0
     max_zip_ratio: float = 200.0
+    easyocr_models: str = ""        # the project's models/easyocr, unless LLMFORGE_EASYOCR_MODELS says otherwise
 
     @classmethod
     def from_settings(cls, settings: Any, **overrides: Any) -> ExtractOptions:
@@ -62,7 +64,10 @@ def register_extractor(extractor: Extractor) -> None:
 
 def _ocr(options: ExtractOptions) -> Callable[[Any, str], Any]:
     def run(image: Any, lang: str) -> Any:
-        from llmforge.ingest.ocr import ocr_image
+        from llmforge.ingest.ocr import EASYOCR_MODELS_ENV, ocr_image
+
+        if options.easyocr_models:  # we run in a worker: the parent's environment is not ours
+            os.environ.setdefault(EASYOCR_MODELS_ENV, options.easyocr_models)
 
         return ocr_image(image, lang=lang, engine=options.ocr_engine)
 

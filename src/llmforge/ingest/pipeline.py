@@ -255,7 +255,9 @@ def ingest_paths(project: Project, paths: Iterable[Path], *, recursive: bool = F
     files, outcomes = collect_files(paths, recursive)
     if not files and not outcomes:
         raise UsageError("nothing to ingest: no files found")
-    options = ExtractOptions.from_settings(project.settings, ocr_mode=ocr, lang=lang, password=password)
+    options = ExtractOptions.from_settings(project.settings, ocr_mode=ocr, lang=lang, password=password,
+                                           easyocr_models=os.environ.get("LLMFORGE_EASYOCR_MODELS")
+                                           or str(project.path("models") / "easyocr"))
     _clean_interrupted_writes(project)
     count = default_workers(workers if workers is not None else int(project.settings["ingest.workers"]))
     ingestor = _Ingestor(project, options, count)

@@ -118,7 +118,9 @@ class SentenceTransformerDir:
             raise UsageError(f"cannot load the model in {path}: {type(exc).__name__}: {exc}") from None
         self.name = f"st:{path.resolve()}"
         self.version = _directory_version(path)
-        self.dim = int(self._model.get_sentence_embedding_dimension())
+        dimension = getattr(self._model, "get_embedding_dimension", None) or \
+            self._model.get_sentence_embedding_dimension
+        self.dim = int(dimension())
 
     def embed(self, texts: list[str]) -> np.ndarray:
         vectors = self._model.encode(list(texts), normalize_embeddings=True, convert_to_numpy=True)
