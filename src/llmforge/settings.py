@@ -123,6 +123,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("search.vector_index_min_rows", int, 50000,
             "Build an IVF-PQ vector index once the table has this many chunks (brute force below)."),
     Setting("search.max_query_chars", int, 2000, "Longest query accepted, in characters."),
+    Setting("serve.host", str, "127.0.0.1",
+            "Address `llmforge serve` binds to (loopback until authentication is configured)."),
+    Setting("serve.port", int, 8000, "Port of `llmforge serve`."),
+    Setting("serve.max_upload_mb", float, 100.0, "Largest request body (and uploaded file) accepted, in MB."),
 )
 
 _BY_NAME = {setting.name: setting for setting in SETTINGS}

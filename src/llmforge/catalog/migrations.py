@@ -114,4 +114,21 @@ MIGRATIONS: tuple[Migration, ...] = (
         );
         """,
     ),
+    Migration(
+        "004_usage",
+        """
+        CREATE TABLE usage (
+            ts                TIMESTAMPTZ NOT NULL,
+            caller            VARCHAR NOT NULL,
+            method            VARCHAR NOT NULL,
+            route             VARCHAR NOT NULL,
+            model             VARCHAR,
+            prompt_tokens     INTEGER NOT NULL DEFAULT 0,
+            completion_tokens INTEGER NOT NULL DEFAULT 0,
+            latency_ms        DOUBLE NOT NULL,
+            status            INTEGER NOT NULL
+        );
+        CREATE INDEX usage_ts ON usage (ts);
+        """,
+    ),
 )

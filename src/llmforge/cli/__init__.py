@@ -52,9 +52,9 @@ def _global(
 
 
 def _register() -> None:
-    from llmforge.cli import config, doctor, documents, ingest, init, status, structure
+    from llmforge.cli import config, doctor, documents, ingest, init, serve, status, structure
 
-    for module in (init, ingest, documents, structure, status, config, doctor):
+    for module in (init, ingest, documents, structure, serve, status, config, doctor):
         module.register(app)
 
 

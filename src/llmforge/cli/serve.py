@@ -1,0 +1,69 @@
+"""``llmforge serve`` and ``llmforge usage``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+import typer
+from rich import box
+from rich.table import Table
+
+from llmforge.cli._common import JsonOption, ProjectOption, emit, note, open_project, stdout
+from llmforge.errors import UsageError
+from llmforge.offline import is_loopback_host
+
+
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address (default: setting serve.host).",
+                                             show_default=False)] = None,
+    port: Annotated[int | None, typer.Option(min=1, max=65535, help="Port (default: setting serve.port).",
+                                             show_default=False)] = None,
+    allow_remote: Annotated[bool, typer.Option("--allow-remote", help="Bind to a non-loopback address "
+                                               "although no authentication is configured yet.")] = False,
+    project: ProjectOption = None,
+) -> None:
+    """Serve the HTTP API (search, embeddings, documents, jobs, usage, metrics; docs at /docs)."""
+    import uvicorn
+
+    from llmforge.serve.app import create_app
+
+    opened = open_project(project)
+    host = host or str(opened.settings["serve.host"])
+    port = port or int(opened.settings["serve.port"])
+    if not is_loopback_host(host) and not allow_remote:
+        raise UsageError(f"refusing to serve on {host}: authentication is not configured yet, so the API "
+                         "stays on loopback; pass --allow-remote to override")
+    note(f"serving {opened.root} on http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
+    config = uvicorn.Config(create_app(opened), host=host, port=port, log_level="warning",
+                            timeout_graceful_shutdown=30)
+    uvicorn.Server(config).run()
+
+
+def usage(
+    since: Annotated[datetime | None, typer.Option(help="Only requests since (ISO date or time).")] = None,
+    by: Annotated[str, typer.Option(help="Group by key, caller, agent, model, route or day.")] = "day",
+    project: ProjectOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Requests, tokens and latency served by `llmforge serve`."""
+    from llmforge.serve.usage import usage_summary
+
+    rows = usage_summary(open_project(project), since, by)
+
+    def render() -> None:
+        table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+        for column in (by, "requests", "prompt tok", "completion tok", "avg ms", "p95 ms", "errors"):
+            table.add_column(column)
+        for row in rows:
+            table.add_row(str(row[by]), str(row["requests"]), str(row["prompt_tokens"]),
+                          str(row["completion_tokens"]), f"{row['avg_latency_ms']:.1f}",
+                          f"{row['p95_latency_ms']:.1f}", str(row["errors"]))
+        stdout.print(table)
+
+    emit(rows, as_json, render)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(serve)
+    app.command()(usage)

@@ -1,0 +1,1 @@
+"""Serving: the HTTP API (FastAPI), usage records and metrics; the llama.cpp runtime joins later."""

@@ -1,0 +1,137 @@
+"""Background jobs of the server (an upload: ingest, then structure), recorded in the jobs table.
+
+A job runs in a worker thread under the project writer lock, so it queues behind a CLI command
+that is writing (and the other way round). When the server stops, jobs still queued or running
+are marked ``interrupted``; their uploaded files stay in ``uploads/<job id>/`` and a later
+``llmforge ingest uploads/<job id>`` (or a new upload) picks them up.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import re
+import threading
+import uuid
+from pathlib import Path
+from typing import Any
+
+from llmforge.errors import LlmforgeError, NotFoundError
+from llmforge.project import Project
+
+log = logging.getLogger(__name__)
+LOCK_WAIT_SECONDS = 3600.0
+_SAFE_NAME = re.compile(r"[^\w.\- ]+")
+
+
+def safe_filename(name: str) -> str:
+    """A client's file name reduced to a harmless base name (no directories, no odd characters)."""
+    base = Path(name.replace("\\", "/")).name.strip().lstrip(".")
+    base = _SAFE_NAME.sub("_", base)[:200]
+    return base or "upload"
+
+
+class JobRunner:
+    """One worker thread that runs queued jobs in order."""
+
+    def __init__(self, project: Project) -> None:
+        self.project = project
+        self._queue: queue.Queue[str | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._run, name="jobs", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    @property
+    def depth(self) -> int:
+        return self._queue.qsize()
+
+    def submit_upload(self, files: list[tuple[str, bytes]]) -> tuple[str, list[str]]:
+        """Store uploaded files and queue their ingestion; returns the job id and the stored names."""
+        job_id = uuid.uuid4().hex[:12]
+        folder = self.project.root / "uploads" / job_id
+        folder.mkdir(parents=True)
+        names = []
+        for name, data in files:
+            target = folder / safe_filename(name)
+            while target.exists():
+                target = target.with_name(f"{target.stem}-1{target.suffix}")
+            target.write_bytes(data)
+            names.append(target.name)
+        with self.project.catalog() as conn:
+            conn.execute("INSERT INTO jobs (id, kind, state, params) VALUES (?, 'ingest', 'queued', ?)",
+                         [job_id, json.dumps({"folder": str(folder), "files": names})])
+        self._queue.put(job_id)
+        return job_id, names
+
+    def _run(self) -> None:
+        while (job_id := self._queue.get()) is not None:
+            self._execute(job_id)
+
+    def _execute(self, job_id: str) -> None:
+        from llmforge.ingest.pipeline import ingest_paths
+        from llmforge.structure.pipeline import structure_project
+
+        folder = self.project.root / "uploads" / job_id
+        self._update(job_id, "running", started=True)
+        try:
+            with self.project.writer_lock(f"serve upload {job_id}", LOCK_WAIT_SECONDS):
+                report = ingest_paths(self.project, [folder], recursive=True)
+                self._update(job_id, "running", progress=0.5, message="structuring")
+                structured = structure_project(self.project)
+            result = {"ingest": report.to_dict(), "structure": structured.to_dict()}
+            failed = report.count("failed")
+            self._update(job_id, "failed" if failed and failed == len(report.outcomes) else "succeeded",
+                         progress=1.0, result=result, finished=True,
+                         message=f"{report.count('ingested')} ingested, {failed} failed")
+        except LlmforgeError as exc:
+            self._update(job_id, "failed", message=str(exc), finished=True)
+        except Exception as exc:  # noqa: BLE001 — a job failure must not kill the worker thread
+            log.exception("job %s crashed", job_id)
+            self._update(job_id, "failed", message=f"{type(exc).__name__}: {exc}", finished=True)
+
+    def _update(self, job_id: str, state: str, *, progress: float | None = None, message: str | None = None,
+                result: dict[str, Any] | None = None, started: bool = False, finished: bool = False) -> None:
+        with self.project.catalog() as conn:
+            conn.execute(
+                "UPDATE jobs SET state = ?, progress = coalesce(?, progress), message = coalesce(?, message), "
+                "result = coalesce(?, result), "
+                "started_at = CASE WHEN ? THEN current_timestamp ELSE started_at END, "
+                "finished_at = CASE WHEN ? THEN current_timestamp ELSE finished_at END WHERE id = ?",
+                [state, progress, message, json.dumps(result, default=str) if result else None, started, finished,
+                 job_id])
+
+    def stop(self) -> None:
+        """Stop taking jobs; mark what is left as interrupted (the running one finishes first)."""
+        while True:
+            try:
+                leftover = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if leftover:
+                self._update(leftover, "interrupted", message="the server stopped before this job ran",
+                             finished=True)
+        self._queue.put(None)
+        self._thread.join(timeout=30)
+
+
+def get_job(project: Project, job_id: str) -> dict[str, Any]:
+    with project.catalog() as conn:
+        cursor = conn.execute("SELECT * FROM jobs WHERE id = ?", [job_id])
+        row = cursor.fetchone()
+        if row is None:
+            raise NotFoundError(f"no job with id {job_id!r}")
+        job = dict(zip([d[0] for d in cursor.description], row))
+    for key in ("params", "result"):
+        if isinstance(job.get(key), str):
+            job[key] = json.loads(job[key])
+    return job
+
+
+def interrupt_stale_jobs(project: Project) -> int:
+    """Jobs left queued or running by a server that died: mark them interrupted (at start-up)."""
+    with project.catalog() as conn:
+        return conn.execute("UPDATE jobs SET state = 'interrupted', finished_at = current_timestamp, "
+                            "message = 'the server stopped while this job was pending' "
+                            "WHERE kind = 'ingest' AND state IN ('queued', 'running')").fetchone()[0]
