@@ -28,7 +28,8 @@ from llmforge.project import Project, init_project  # noqa: E402
 from llmforge.structure.analysis import arabic_keywords  # noqa: E402
 from llmforge.structure.index import ChunkIndex  # noqa: E402
 from llmforge.structure.pipeline import structure_project  # noqa: E402
-from llmforge.structure.search import _QUERY_WORD, _fuse, cached_embedder  # noqa: E402
+from llmforge.structure.embedders import cached_embedder  # noqa: E402
+from llmforge.structure.search import _QUERY_WORD, _fuse  # noqa: E402
 
 XQUAD = REPO.parent / "shared" / "corpora" / "qa" / "xquad"
 WEIGHTS = (0.2, 0.3, 0.4, 0.5, 0.6)

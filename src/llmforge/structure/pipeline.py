@@ -22,7 +22,7 @@ from llmforge.ingest.normalize import detect_language
 from llmforge.project import Project
 from llmforge.structure.analysis import arabic_keywords
 from llmforge.structure.chunking import Chunk, chunk_pages
-from llmforge.structure.embedders import Embedder, load_embedder
+from llmforge.structure.embedders import Embedder, cached_embedder
 from llmforge.structure.index import TABLE, ChunkIndex
 
 log = logging.getLogger(__name__)
@@ -98,7 +98,7 @@ def structure_project(project: Project, *, embedder: str | None = None, chunk_to
     """
     options = StructureOptions.from_settings(project.settings, embedder=embedder,
                                              chunk_tokens=chunk_tokens, overlap=overlap)
-    model = load_embedder(options.embedder)
+    model = cached_embedder(options.embedder)
     index = ChunkIndex(project.path("lancedb"))
     index.clean_interrupted_writes()
     with project.catalog() as conn:

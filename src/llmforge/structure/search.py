@@ -17,12 +17,11 @@ from llmforge.errors import NotFoundError, UsageError
 from llmforge.ingest.normalize import ENGLISH_STOPWORDS, search_form
 from llmforge.project import Project
 from llmforge.structure.analysis import arabic_keywords, query_language
-from llmforge.structure.embedders import Embedder, load_embedder
+from llmforge.structure.embedders import cached_embedder
 from llmforge.structure.index import ChunkIndex
 from llmforge.structure.pipeline import index_meta
 
 MODES = ("hybrid", "vector", "keyword")
-_EMBEDDERS: dict[str, Embedder] = {}
 _QUERY_WORD = re.compile(r"\w+")
 
 
@@ -62,13 +61,6 @@ class SearchResult:
     def to_dict(self) -> dict[str, Any]:
         return {"query": self.query, "mode": self.mode, "language": self.language,
                 "took_ms": round(self.took_ms, 1), "hits": [hit.to_dict() for hit in self.hits]}
-
-
-def cached_embedder(name: str) -> Embedder:
-    """Load each embedder once per process (USE takes about a second to load)."""
-    if name not in _EMBEDDERS:
-        _EMBEDDERS[name] = load_embedder(name)
-    return _EMBEDDERS[name]
 
 
 def validate_query(query: str, max_chars: int) -> str:
