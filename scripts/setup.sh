@@ -55,6 +55,21 @@ install_torch() {
     .venv/bin/python -m pip install -q "$torch_spec"
 }
 
+install_llama_cpp() {
+    # llama-cpp-python ships as source and compiles llama.cpp (10-50 minutes here): build it once,
+    # portable to any AVX2 x86-64, into a wheel cache outside the repository, and reuse it.
+    .venv/bin/python -c 'import llama_cpp' 2>/dev/null && return 0
+    local wheels="${LLMFORGE_WHEEL_CACHE:-$HOME/.cache/llmforge-wheels}"
+    local spec="llama-cpp-python==${LLMFORGE_LLAMA_VERSION:-0.3.36}"
+    mkdir -p "$wheels"
+    if ! ls "$wheels"/llama_cpp_python-"${LLMFORGE_LLAMA_VERSION:-0.3.36}"-*.whl >/dev/null 2>&1; then
+        say "building $spec once into $wheels (compiles llama.cpp: 10-50 minutes on 2 cores)"
+        CMAKE_ARGS="${LLMFORGE_LLAMA_CMAKE_ARGS:--DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON}" \
+            .venv/bin/python -m pip wheel -q --no-deps -w "$wheels" "$spec"
+    fi
+    .venv/bin/python -m pip install -q --no-deps --find-links "$wheels" "$spec"
+}
+
 install_project() {
     # Re-install only when the dependency list changed since the last successful run.
     local stamp=.venv/.llmforge-setup-stamp
@@ -70,5 +85,6 @@ install_project() {
 install_system_packages
 create_venv
 install_torch
+install_llama_cpp
 install_project
 say "ready: $(.venv/bin/llmforge --version)"

@@ -127,6 +127,19 @@ SETTINGS: tuple[Setting, ...] = (
             "Address `llmforge serve` binds to (loopback until authentication is configured)."),
     Setting("serve.port", int, 8000, "Port of `llmforge serve`."),
     Setting("serve.max_upload_mb", float, 100.0, "Largest request body (and uploaded file) accepted, in MB."),
+    Setting("serve.model", str, "qwen2.5-coder-0.5b-instruct",
+            "Language model: a packaged one (qwen2.5-coder-0.5b-instruct, gemma3-270m) or a .gguf path."),
+    Setting("serve.n_ctx", int, 4096, "Context window of the language model, in tokens."),
+    Setting("serve.threads", int, 0, "CPU threads for generation (0: one per core)."),
+    Setting("serve.omp_wait_policy", str, "auto",
+            "OpenMP wait policy for llama.cpp: auto (PASSIVE when the machine is busy), PASSIVE or ACTIVE.",
+            choices=("auto", "PASSIVE", "ACTIVE")),
+    Setting("rag.k", int, 6, "Passages retrieved for an answer."),
+    Setting("rag.min_score", float, 0.3,
+            "Below this best vector similarity the answer may be 'not in the documents' (no generation)..."),
+    Setting("rag.min_coverage", float, 0.6,
+            "...or below this share of the question's content words found in a passage (both must fail)."),
+    Setting("rag.max_tokens", int, 256, "Longest generated answer, in tokens."),
 )
 
 _BY_NAME = {setting.name: setting for setting in SETTINGS}

@@ -64,6 +64,39 @@ def usage(
     emit(rows, as_json, render)
 
 
+
+
+def ask(
+    question: Annotated[str, typer.Argument(help="A question about the documents, in Arabic or English.")],
+    k: Annotated[int | None, typer.Option("-k", min=1, max=50, help="Passages to retrieve (default: rag.k).",
+                                          show_default=False)] = None,
+    model: Annotated[str | None, typer.Option(help="Language model (default: setting serve.model).",
+                                              show_default=False)] = None,
+    show_sources: Annotated[bool, typer.Option("--sources", help="Also print every passage the model saw.")] = False,
+    project: ProjectOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Answer a question from the documents, with citations (document, page)."""
+    from rich.markup import escape
+
+    from llmforge.serve.rag import AgentSettings
+    from llmforge.serve.rag import ask as run_ask
+
+    answer = run_ask(open_project(project), question, AgentSettings(model=model, k=k))
+
+    def render() -> None:
+        stdout.print(escape(answer.answer), highlight=False)
+        for citation in answer.citations:
+            stdout.print(f"  [dim][{citation.number}][/] {escape(citation.citation)}  [dim]{citation.chunk_id}[/]")
+        if show_sources:
+            for source in answer.sources:
+                stdout.print(f"  [dim]source [{source.number}] {escape(source.citation)}[/]")
+        stdout.print(f"[dim]{answer.model}, {answer.took_ms / 1000:.1f} s[/]")
+
+    emit(answer.to_dict(), as_json, render)
+
+
 def register(app: typer.Typer) -> None:
     app.command()(serve)
+    app.command()(ask)
     app.command()(usage)

@@ -15,6 +15,7 @@ that fits (400 bad input, 404 not found, 413 too large, 422 invalid body, 503 bu
 from __future__ import annotations
 
 import base64
+import json
 import time
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -23,7 +24,7 @@ from typing import Any, Literal
 from fastapi import Depends, FastAPI, File, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -46,6 +47,38 @@ class SearchRequest(BaseModel):
     k: int | None = Field(None, ge=1, le=100, description="Results (default: setting search.k).")
     mode: Literal["hybrid", "vector", "keyword"] | None = None
     lang: Literal["auto", "ara", "eng"] = "auto"
+
+
+class AskRequest(BaseModel):
+    question: str = Field(description="A question about the documents, in Arabic or English.")
+    k: int | None = Field(None, ge=1, le=50)
+    model: str | None = Field(None, description="Language model (default: setting serve.model).")
+
+
+class ChatMessage(BaseModel):
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+
+class ChatRequest(BaseModel):
+    model: str | None = Field(None, description="A language model, or 'agent:default' for answers from "
+                              "the documents with citations.")
+    messages: list[ChatMessage] = Field(min_length=1)
+    max_tokens: int | None = Field(None, ge=1, le=4096)
+    temperature: float = Field(0.0, ge=0.0, le=2.0)
+    top_p: float = Field(0.95, gt=0.0, le=1.0)
+    stop: str | list[str] | None = None
+    stream: bool = False
+
+
+class CompletionRequest(BaseModel):
+    model: str | None = None
+    prompt: str
+    max_tokens: int | None = Field(None, ge=1, le=4096)
+    temperature: float = Field(0.0, ge=0.0, le=2.0)
+    top_p: float = Field(0.95, gt=0.0, le=1.0)
+    stop: str | list[str] | None = None
+    stream: bool = False
 
 
 class EmbeddingsRequest(BaseModel):
@@ -179,8 +212,88 @@ def _add_routes(app: FastAPI, project: Project) -> None:
 
     @app.get("/v1/models", tags=["openai"])
     def models(_caller: Any = Depends(require("models:read"))) -> dict[str, Any]:
-        embedder = str(project.settings["structure.embedder"])
-        return {"object": "list", "data": [{"id": embedder, "object": "model", "created": 0, "owned_by": "llmforge"}]}
+        from llmforge.packaged import PACKAGED
+
+        names = [str(project.settings["serve.model"]), *PACKAGED, "agent:default",
+                 str(project.settings["structure.embedder"])]
+        return {"object": "list", "data": [{"id": name, "object": "model", "created": 0, "owned_by": "llmforge"}
+                                           for name in dict.fromkeys(names)]}
+
+    @app.post("/v1/ask", tags=["knowledge base"])
+    def ask_route(body: AskRequest, request: Request, _caller: Any = Depends(require("ask"))) -> dict[str, Any]:
+        from llmforge.serve.rag import AgentSettings, ask
+
+        answer = ask(project, body.question, AgentSettings(model=body.model, k=body.k))
+        _account_tokens(request, answer.model, answer.prompt_tokens, answer.completion_tokens)
+        return answer.to_dict()
+
+    @app.post("/v1/chat/completions", tags=["openai"])
+    def chat(body: ChatRequest, request: Request, _caller: Any = Depends(require("chat"))) -> Any:
+        messages = [m.model_dump() for m in body.messages]
+        if body.model and body.model.startswith("agent:"):
+            return _agent_reply(body, messages, request)
+        from llmforge.serve.runtime import get_runtime
+
+        runtime = get_runtime(project, body.model)
+        stop = [body.stop] if isinstance(body.stop, str) else body.stop
+        reply = runtime.chat(messages, max_tokens=body.max_tokens or 512, temperature=body.temperature,
+                             top_p=body.top_p, stop=stop, stream=body.stream)
+        if body.stream:
+            return _sse(reply, request, runtime.name)
+        _account_tokens(request, runtime.name, reply["usage"]["prompt_tokens"], reply["usage"]["completion_tokens"])
+        return {**reply, "model": runtime.name}
+
+    @app.post("/v1/completions", tags=["openai"])
+    def completions(body: CompletionRequest, request: Request, _caller: Any = Depends(require("chat"))) -> Any:
+        from llmforge.serve.runtime import get_runtime
+
+        runtime = get_runtime(project, body.model)
+        stop = [body.stop] if isinstance(body.stop, str) else body.stop
+        reply = runtime.complete(body.prompt, max_tokens=body.max_tokens or 256, temperature=body.temperature,
+                                 top_p=body.top_p, stop=stop, stream=body.stream)
+        if body.stream:
+            return _sse(reply, request, runtime.name)
+        _account_tokens(request, runtime.name, reply["usage"]["prompt_tokens"], reply["usage"]["completion_tokens"])
+        return {**reply, "model": runtime.name}
+
+    def _agent_reply(body: ChatRequest, messages: list[dict[str, str]], request: Request) -> Any:
+        from llmforge.serve.rag import AgentSettings, ask
+
+        question = next(m["content"] for m in reversed(messages) if m["role"] == "user")
+        system = "\n".join(m["content"] for m in messages if m["role"] == "system") or None
+        answer = ask(project, question, AgentSettings(system_prompt=system, max_tokens=body.max_tokens,
+                                                      temperature=body.temperature))
+        _account_tokens(request, body.model or "agent:default", answer.prompt_tokens, answer.completion_tokens)
+        created = int(time.time())
+        message = {"role": "assistant", "content": answer.answer}
+        citations = [c.__dict__ for c in answer.citations]
+        if body.stream:
+            chunk = {"id": f"chatcmpl-{created}", "object": "chat.completion.chunk", "created": created,
+                     "model": body.model, "choices": [{"index": 0, "delta": message, "finish_reason": "stop"}],
+                     "citations": citations}
+            return _sse(iter([chunk]), request, body.model or "agent:default")
+        return {"id": f"chatcmpl-{created}", "object": "chat.completion", "created": created, "model": body.model,
+                "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
+                "usage": {"prompt_tokens": answer.prompt_tokens, "completion_tokens": answer.completion_tokens,
+                          "total_tokens": answer.prompt_tokens + answer.completion_tokens},
+                "citations": citations, "refused": answer.refused}
+
+    def _account_tokens(request: Request, model: str, prompt: int, completion: int) -> None:
+        request.state.model, request.state.prompt_tokens, request.state.completion_tokens = model, prompt, completion
+        app.state.metrics.add_tokens(model, "prompt", prompt)
+        app.state.metrics.add_tokens(model, "completion", completion)
+
+    def _sse(chunks: Any, request: Request, model: str) -> StreamingResponse:
+        def events() -> Any:
+            count = 0
+            for chunk in chunks:
+                count += 1
+                yield f"data: {json.dumps(chunk, ensure_ascii=False)}\n\n"
+            app.state.metrics.add_tokens(model, "completion", count)
+            yield "data: [DONE]\n\n"
+
+        request.state.model = model
+        return StreamingResponse(events(), media_type="text/event-stream")
 
     @app.get("/v1/documents", tags=["knowledge base"])
     def documents(include_all: bool = False, _caller: Any = Depends(require("documents:read"))) -> dict[str, Any]:

@@ -1,0 +1,152 @@
+"""llama.cpp runtime: GGUF models loaded once, one request at a time per model.
+
+Measured on this kind of machine: with OpenMP's default spin-waiting, two threads on a busy
+two-core host made generation 25× slower; ``OMP_WAIT_POLICY=PASSIVE`` (set before llama_cpp is
+imported) fixed it, while on a quiet host the default was faster. So ``serve.omp_wait_policy``
+defaults to ``auto``: PASSIVE when the load average says the machine is busy.
+
+A GGUF without a chat template (the Gemma 3 270M base model) would silently get llama-2's
+format; the architecture's own format is used instead, and a system message is folded into the
+first user turn where that format has no system role.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from llmforge.errors import NotFoundError, UsageError
+from llmforge.project import Project
+
+_FALLBACK_FORMATS = {"gemma3": "gemma", "gemma2": "gemma", "gemma": "gemma", "llama": "llama-2",
+                     "qwen2": "qwen", "mistral": "mistral-instruct"}
+_NO_SYSTEM_ROLE = {"gemma"}
+
+
+def set_omp_wait_policy(policy: str) -> None:
+    """Choose OpenMP's wait policy for llama.cpp; must run before ``llama_cpp`` is imported."""
+    if "OMP_WAIT_POLICY" in os.environ:
+        return  # the operator decided
+    if policy == "auto":
+        busy = os.getloadavg()[0] > 0.5 * (os.cpu_count() or 1)
+        policy = "PASSIVE" if busy else ""
+    if policy:
+        os.environ["OMP_WAIT_POLICY"] = policy.upper()
+
+
+def resolve_model(project: Project, name: str) -> Path:
+    """A GGUF path for ``name``: a file path, or a packaged model assembled into the project."""
+    from llmforge.packaged import PACKAGED, assemble
+
+    path = Path(name).expanduser()
+    if path.suffix == ".gguf":
+        if not path.is_file():
+            raise NotFoundError(f"model file {path} does not exist")
+        with open(path, "rb") as handle:
+            if handle.read(4) != b"GGUF":
+                raise UsageError(f"{path} is not a GGUF model file")
+        return path
+    if name in PACKAGED:
+        return assemble(name, project.path("models"))
+    raise NotFoundError(f"unknown model {name!r}: give a .gguf path or one of {', '.join(PACKAGED)}")
+
+
+@dataclass(frozen=True)
+class RuntimeOptions:
+    n_ctx: int = 4096
+    threads: int = 0
+    lora_path: str | None = None
+
+
+class LlamaRuntime:
+    """One GGUF model; :meth:`chat` and :meth:`complete` run one at a time (callers queue)."""
+
+    def __init__(self, name: str, path: Path, options: RuntimeOptions) -> None:
+        import llama_cpp
+
+        self.name = name
+        self.path = path
+        threads = options.threads or os.cpu_count() or 1
+        self._llm = llama_cpp.Llama(model_path=str(path), n_ctx=options.n_ctx, n_threads=threads,
+                                    lora_path=options.lora_path, verbose=False, logits_all=False)
+        self.n_ctx = options.n_ctx
+        metadata = self._llm.metadata
+        self.has_template = "tokenizer.chat_template" in metadata
+        self.architecture = metadata.get("general.architecture", "")
+        self.chat_format = None if self.has_template else _FALLBACK_FORMATS.get(self.architecture, "chatml")
+        if self.chat_format:
+            self._llm.chat_format = self.chat_format
+            self._llm.chat_handler = None
+        self._lock = threading.Lock()
+        self.waiting = 0
+
+    def count_tokens(self, text: str) -> int:
+        return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+
+    def _prepare(self, messages: list[dict[str, str]]) -> list[dict[str, str]]:
+        if self.chat_format not in _NO_SYSTEM_ROLE:
+            return messages
+        system = "\n\n".join(m["content"] for m in messages if m["role"] == "system")
+        rest = [dict(m) for m in messages if m["role"] != "system"]
+        if system and rest and rest[0]["role"] == "user":
+            rest[0]["content"] = f"{system}\n\n{rest[0]['content']}"
+        return rest
+
+    def chat(self, messages: list[dict[str, str]], *, max_tokens: int = 512, temperature: float = 0.0,
+             top_p: float = 0.95, stop: list[str] | None = None, stream: bool = False) -> Any:
+        """An OpenAI-shaped chat completion (a dict, or an iterator of chunks with ``stream``)."""
+        kwargs = {"messages": self._prepare(messages), "max_tokens": max_tokens, "temperature": temperature,
+                  "top_p": top_p, "stop": stop or None}
+        if stream:
+            return self._locked_stream(self._llm.create_chat_completion, stream=True, **kwargs)
+        with self._queued():
+            return self._llm.create_chat_completion(**kwargs)
+
+    def complete(self, prompt: str, *, max_tokens: int = 256, temperature: float = 0.0, top_p: float = 0.95,
+                 stop: list[str] | None = None, stream: bool = False) -> Any:
+        kwargs = {"prompt": prompt, "max_tokens": max_tokens, "temperature": temperature, "top_p": top_p,
+                  "stop": stop or None}
+        if stream:
+            return self._locked_stream(self._llm.create_completion, stream=True, **kwargs)
+        with self._queued():
+            return self._llm.create_completion(**kwargs)
+
+    def _locked_stream(self, method: Any, **kwargs: Any) -> Iterator[dict[str, Any]]:
+        with self._queued():
+            yield from method(**kwargs)
+
+    def _queued(self) -> Any:
+        runtime = self
+
+        class _Turn:
+            def __enter__(self) -> None:
+                runtime.waiting += 1
+                runtime._lock.acquire()
+                runtime.waiting -= 1
+
+            def __exit__(self, *exc: object) -> None:
+                runtime._lock.release()
+
+        return _Turn()
+
+
+_RUNTIMES: dict[tuple[str, str | None], LlamaRuntime] = {}
+_RUNTIMES_LOCK = threading.Lock()
+
+
+def get_runtime(project: Project, name: str | None = None, lora_path: str | None = None) -> LlamaRuntime:
+    """The runtime for ``name`` (default: setting serve.model), loaded once per process."""
+    settings = project.settings
+    name = name or str(settings["serve.model"])
+    with _RUNTIMES_LOCK:
+        key = (name, lora_path)
+        if key not in _RUNTIMES:
+            path = resolve_model(project, name)
+            set_omp_wait_policy(str(settings["serve.omp_wait_policy"]))
+            options = RuntimeOptions(int(settings["serve.n_ctx"]), int(settings["serve.threads"]), lora_path)
+            _RUNTIMES[key] = LlamaRuntime(name, path, options)
+        return _RUNTIMES[key]
