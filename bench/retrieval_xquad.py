@@ -29,7 +29,7 @@ from llmforge.structure.analysis import arabic_keywords  # noqa: E402
 from llmforge.structure.index import ChunkIndex  # noqa: E402
 from llmforge.structure.pipeline import structure_project  # noqa: E402
 from llmforge.structure.embedders import cached_embedder  # noqa: E402
-from llmforge.structure.search import _QUERY_WORD, _fuse  # noqa: E402
+from llmforge.structure.search import _QUERY_WORD, _fuse, is_other_script  # noqa: E402
 
 XQUAD = REPO.parent / "shared" / "corpora" / "qa" / "xquad"
 WEIGHTS = (0.2, 0.3, 0.4, 0.5, 0.6)
@@ -78,13 +78,13 @@ def ranks(project: Project, mapping: dict[str, int], questions: list[tuple[str, 
         for row in index.search_vector(vector, POOL):
             vector_scores[row["chunk_id"]] = 1.0 - float(row["_distance"])
             documents[row["chunk_id"]] = row["document_id"]
-            if query_language not in (row["language"] or "").split("+"):
+            if is_other_script(query_language, row["language"]):
                 other.add(row["chunk_id"])
         keywords = arabic_keywords(question) if query_language == "ar" else " ".join(_QUERY_WORD.findall(question))
         for row in index.search_keyword(keywords, query_language, POOL):
             keyword_scores[row["chunk_id"]] = float(row["_score"])
             documents[row["chunk_id"]] = row["document_id"]
-            if query_language not in (row["language"] or "").split("+"):
+            if is_other_script(query_language, row["language"]):
                 other.add(row["chunk_id"])
         for method in out:
             mode = method.split("@")[0]

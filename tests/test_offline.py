@@ -64,3 +64,27 @@ def test_offline_environment_is_set_but_operator_wins(monkeypatch: pytest.Monkey
                                          ("example.com", False), ("[::1]", True)])
 def test_is_loopback_host(host: str, local: bool) -> None:
     assert offline.is_loopback_host(host) is local
+
+
+def test_lookups_and_datagrams_are_refused_too() -> None:
+    with pytest.raises(offline.NetworkRefused):
+        socket.gethostbyname("example.com")
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+        with pytest.raises(offline.NetworkRefused):
+            udp.sendto(b"x", ("192.0.2.1", 53))
+
+
+def _try_connect() -> str:
+    try:
+        socket.create_connection(("192.0.2.1", 80), timeout=2)
+    except offline.NetworkRefused:
+        return "refused"
+    except OSError as exc:
+        return f"not refused by the guard: {exc}"
+    return "connected"
+
+
+def test_extraction_workers_are_guarded() -> None:
+    from llmforge.ingest.worker import run_isolated
+
+    assert run_isolated(_try_connect, (), timeout=60, memory_mb=0) == "refused"

@@ -82,3 +82,17 @@ def test_find_project_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.delenv("LLMFORGE_PROJECT")
     with pytest.raises(ProjectError, match="no llmforge project in this directory or any parent"):
         find_project(cwd=tmp_path)
+
+
+def test_failed_init_keeps_an_existing_catalog(tmp_path: Path) -> None:
+    import duckdb
+
+    target = tmp_path / "p"
+    target.mkdir()
+    conn = duckdb.connect(str(target / "catalog.duckdb"))
+    conn.execute("CREATE TABLE _migrations (name VARCHAR PRIMARY KEY, applied_at TIMESTAMPTZ)")
+    conn.execute("INSERT INTO _migrations VALUES ('999_from_the_future', now())")
+    conn.close()
+    with pytest.raises(Exception, match="newer llmforge"):
+        init_project(target)
+    assert (target / "catalog.duckdb").exists()

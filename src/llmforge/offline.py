@@ -72,6 +72,9 @@ def refuse_outbound_connections() -> None:
     _originals["connect"] = socket.socket.connect
     _originals["connect_ex"] = socket.socket.connect_ex
     _originals["getaddrinfo"] = socket.getaddrinfo
+    _originals["gethostbyname"] = socket.gethostbyname
+    _originals["gethostbyname_ex"] = socket.gethostbyname_ex
+    _originals["sendto"] = socket.socket.sendto
 
     def connect(self: socket.socket, address: Any) -> None:
         if not _address_allowed(self.family, address):
@@ -88,9 +91,26 @@ def refuse_outbound_connections() -> None:
             raise NetworkRefused(f"llmforge is offline: name lookup for {host!r} refused")
         return _originals["getaddrinfo"](host, *args, **kwargs)
 
+    def by_name(original: str) -> Any:
+        def lookup(host: Any, *args: Any) -> Any:
+            if not is_loopback_host(host):
+                raise NetworkRefused(f"llmforge is offline: name lookup for {host!r} refused")
+            return _originals[original](host, *args)
+
+        return lookup
+
+    def sendto(self: socket.socket, data: Any, *args: Any) -> int:
+        address = args[-1]
+        if not _address_allowed(self.family, address):
+            raise NetworkRefused(f"llmforge is offline: datagram to {address!r} refused")
+        return _originals["sendto"](self, data, *args)
+
     socket.socket.connect = connect  # type: ignore[method-assign]
     socket.socket.connect_ex = connect_ex  # type: ignore[method-assign]
     socket.getaddrinfo = getaddrinfo  # type: ignore[assignment]
+    socket.gethostbyname = by_name("gethostbyname")  # type: ignore[assignment]
+    socket.gethostbyname_ex = by_name("gethostbyname_ex")  # type: ignore[assignment]
+    socket.socket.sendto = sendto  # type: ignore[method-assign]
 
 
 def allow_outbound_connections() -> None:
@@ -100,6 +120,9 @@ def allow_outbound_connections() -> None:
     socket.socket.connect = _originals.pop("connect")  # type: ignore[method-assign]
     socket.socket.connect_ex = _originals.pop("connect_ex")  # type: ignore[method-assign]
     socket.getaddrinfo = _originals.pop("getaddrinfo")  # type: ignore[assignment]
+    socket.gethostbyname = _originals.pop("gethostbyname")  # type: ignore[assignment]
+    socket.gethostbyname_ex = _originals.pop("gethostbyname_ex")  # type: ignore[assignment]
+    socket.socket.sendto = _originals.pop("sendto")  # type: ignore[method-assign]
 
 
 def guard_active() -> bool:

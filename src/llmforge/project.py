@@ -118,7 +118,8 @@ def init_project(directory: Path, encrypt: bool = False) -> Project:
             create_key(directory / "secrets" / BLOB_KEY)
             write_setting(settings_path, "blobs.encrypt", "true")
         project = Project(directory)
-        created.append(project.catalog_path)
+        if not project.catalog_path.exists():
+            created.append(project.catalog_path)  # an existing catalog is never removed on failure
         with project.catalog():
             pass
     except OSError as exc:

@@ -79,3 +79,18 @@ def test_western_legacy_text() -> None:
 def test_utf16_without_bom() -> None:
     decoded, used = decode_text("plain words here".encode("utf-16-le"))
     assert decoded == "plain words here" and used == "utf-16-le"
+
+
+def test_text_mentioning_the_pdf_header_is_text(tmp_path: Path) -> None:
+    note = write(tmp_path, "notes.md", b"# Notes\n\nA PDF file starts with %PDF-1.7 and ends with %%EOF.\n")
+    assert detect(note).kind == "text"
+
+
+def test_macro_enabled_word_is_refused(tmp_path: Path) -> None:
+    import zipfile
+
+    with zipfile.ZipFile(tmp_path / "x.docm", "w") as archive:
+        archive.writestr("word/document.xml", "<w:document/>")
+        archive.writestr("word/vbaProject.bin", b"macros")
+    with pytest.raises(IngestError, match="macro-enabled"):
+        detect(tmp_path / "x.docm")

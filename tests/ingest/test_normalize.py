@@ -84,3 +84,13 @@ def test_extraction_score_prefers_clean_arabic() -> None:
     good = "حَبيبي habibi حَبيبي"
     broken = " يبيبَح˴ ϲΒϴΒhabibi يبيبَح"
     assert extraction_score(good) > extraction_score(broken)
+
+
+def test_lone_surrogates_are_dropped() -> None:
+    assert normalize_text("bro\ud800ken te\udfffxt") == "broken text"
+
+
+def test_visual_order_keeps_arabic_indic_numbers() -> None:
+    logical = "في سنة ٢٠٢٣ م"
+    assert visual_to_logical(visual_to_logical(logical)) == logical
+    assert "٢٠٢٣" in visual_to_logical(logical)

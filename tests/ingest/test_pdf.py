@@ -132,3 +132,14 @@ def test_corpus_page_counts_match_upstream_metadata(corpora: Path) -> None:
             assert len(document.pages) == entry["pages"], entry["path"]
             checked += 1
     assert checked >= 5
+
+
+def test_cid_garbage_layer_goes_to_ocr(tmp_path: Path) -> None:
+    garbage = "".join(f"(cid:{n})" for n in range(60))
+    path = write(tmp_path, "cid.pdf", text_pdf([garbage]))
+
+    class Result:
+        text, engine, confidence, deskew_angle, language = "short", "fake", 80.0, 0.0, "eng"
+
+    document = extract(path, ocr=lambda image, lang: Result())
+    assert document.pages[0].method == "ocr:fake" and document.pages[0].text == "short"

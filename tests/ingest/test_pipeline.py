@@ -91,12 +91,37 @@ def test_bad_files_fail_with_reasons_and_the_batch_goes_on(project, tmp_path: Pa
     assert reasons["missing.txt"] == "no such file"
     assert all("\n" not in reason for reason in reasons.values())
     failed = [r for r in list_documents(project) if r["status"] == "failed"]
-    assert len(failed) == 6
+    assert len(failed) == 5  # a path that does not exist is reported, not recorded as a document
+    assert not any(r["source_path"].endswith("missing.txt") for r in failed)
     # Fixing the file and running again replaces the failure with the document.
     (folder / "locked.pdf").write_bytes(text_pdf(["This file is no longer locked and can be read by anyone."]))
     ingest_paths(project, [folder / "locked.pdf"])
     statuses = [r["status"] for r in list_documents(project) if r["source_path"].endswith("locked.pdf")]
     assert statuses == ["ingested"]
+
+
+def test_reverted_file_becomes_the_latest_version_again(project, tmp_path: Path) -> None:
+    path = tmp_path / "policy.txt"
+    for text in ("Chlorine is checked twice daily.", "Chlorine is checked once weekly.",
+                 "Chlorine is checked twice daily."):
+        path.write_text(text)
+        ingest_paths(project, [path])
+    latest = list_documents(project)
+    assert len(latest) == 1 and latest[0]["version"] == 3
+    assert show_document(project, latest[0]["id"])["pages"][0]["text"] == "Chlorine is checked twice daily."
+
+
+def test_bad_file_names_and_broken_text_do_not_stop_the_batch(project, tmp_path: Path) -> None:
+    import os
+
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    (folder / "good.txt").write_text("A good file about valves and pumps.")
+    with open(os.path.join(os.fsencode(folder), b"\xe9t\xe9.txt"), "wb") as handle:
+        handle.write(b"latin-1 named file")
+    report = ingest_paths(project, [folder], recursive=True)
+    by_reason = {o.reason for o in report.outcomes if o.status == "failed"}
+    assert report.count("ingested") == 1 and by_reason == {"the file name is not valid UTF-8; rename it"}
 
 
 def test_size_limit_refuses_before_reading(project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -194,3 +219,16 @@ def test_kill_9_mid_run_then_rerun_leaves_no_duplicates(project, tmp_path: Path)
         assert conn.execute("SELECT count(*), count(DISTINCT sha256) FROM documents").fetchone() == (80, 80)
         assert conn.execute("SELECT count(*) FROM pages").fetchone()[0] == 80
     assert not list((project.root / "blobs" / "tmp").iterdir())
+
+
+def _sleeper_with_child() -> None:
+    subprocess.Popen(["sleep", "77"])
+    time.sleep(60)
+
+
+def test_worker_timeout_kills_what_the_worker_started() -> None:
+    with pytest.raises(IngestError, match="took longer"):
+        run_isolated(_sleeper_with_child, (), timeout=2, memory_mb=0)
+    time.sleep(0.5)
+    leftover = subprocess.run(["pgrep", "-f", "sleep 77"], capture_output=True, text=True).stdout.strip()
+    assert leftover == ""

@@ -85,3 +85,9 @@ def test_long_run_without_punctuation_is_cut_by_words() -> None:
 
 def test_empty_document() -> None:
     assert chunk_pages([(1, ""), (2, "   ")], whitespace_tokens) == []
+
+
+def test_overlap_never_pushes_a_chunk_over_the_limit() -> None:
+    text = " ".join(f"Sentence {i} has {'several ' * (i % 7)}words in it." for i in range(200))
+    chunks = chunk_pages([(1, text)], whitespace_tokens, chunk_tokens=30, overlap=12)
+    assert max(c.tokens for c in chunks) <= 30

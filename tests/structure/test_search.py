@@ -161,3 +161,21 @@ def test_sentence_transformers_directory_and_dimension_guard(indexed) -> None:
     assert top(indexed, "who signs the handover sheet", mode="vector") == "handover.txt"
     with pytest.raises(UsageError, match="--reembed"):
         structure_project(indexed)
+
+
+def test_documents_without_text_do_not_break_structure(project, tmp_path: Path) -> None:
+    (tmp_path / "blank.txt").write_text("   \n\n  ")
+    (tmp_path / "real.txt").write_text("The reservoir at Hill Road supplies the eastern district.")
+    ingest_paths(project, [tmp_path / "blank.txt", tmp_path / "real.txt"])
+    for _ in range(3):
+        report = structure_project(project)
+        assert report.total_chunks == 1
+    assert report.documents == 0
+
+
+def test_english_table_rows_keep_their_keyword_score(project, tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text("Sodium hypochlorite | dosing pump | 4 L/h")
+    (tmp_path / "b.txt").write_text("The pump house has two entrances and a small car park outside.")
+    ingest_paths(project, [tmp_path / "a.txt", tmp_path / "b.txt"])
+    structure_project(project)
+    assert top(project, "sodium hypochlorite dosing pump") == "a.txt"

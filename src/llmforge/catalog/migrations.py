@@ -131,4 +131,16 @@ MIGRATIONS: tuple[Migration, ...] = (
         CREATE INDEX usage_ts ON usage (ts);
         """,
     ),
+    Migration(
+        "005_structured_documents",
+        """
+        CREATE TABLE structured_documents (
+            document_id   VARCHAR PRIMARY KEY,
+            chunks        INTEGER NOT NULL,
+            structured_at TIMESTAMPTZ NOT NULL DEFAULT current_timestamp
+        );
+        INSERT INTO structured_documents (document_id, chunks)
+            SELECT document_id, count(*) FROM chunks GROUP BY document_id;
+        """,
+    ),
 )

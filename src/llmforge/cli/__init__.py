@@ -68,6 +68,9 @@ def main() -> None:
         offline.refuse_outbound_connections()
     try:
         app()
+    except KeyboardInterrupt:
+        stderr.print("interrupted", highlight=False)
+        sys.exit(130)
     except LlmforgeError as exc:
         if OPTIONS.debug:
             raise

@@ -12,7 +12,7 @@ PDF, DOCX, TEXT, IMAGE = "pdf", "docx", "text", "image"
 
 _EXTENSIONS = {
     PDF: {".pdf"},
-    DOCX: {".docx", ".docm"},
+    DOCX: {".docx"},
     TEXT: {".txt", ".md", ".markdown", ".text", ".csv", ".tsv", ".rst", ".log", ""},
     IMAGE: {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".gif", ".webp"},
 }
@@ -62,7 +62,10 @@ def detect(path: Path, head: bytes | None = None) -> Detected:
 
 
 def _by_content(path: Path, head: bytes) -> Detected:
-    if head[:1024].lstrip(b"\x00\t\n\r\f ").startswith(b"%PDF-") or b"%PDF-" in head[:1024]:
+    # Readers accept junk before the header (within the first KiB); a text file that merely
+    # mentions "%PDF-" is still text.
+    if head[:1024].lstrip(b"\x00\t\n\r\f ").startswith(b"%PDF-") or (
+            b"%PDF-" in head[:1024] and not _looks_like_text(head)):
         return Detected(PDF, "application/pdf")
     if head.startswith(b"PK\x03\x04"):
         return _zip_kind(path)
@@ -85,6 +88,8 @@ def _zip_kind(path: Path) -> Detected:
             names = set(archive.namelist())
     except (zipfile.BadZipFile, OSError) as exc:
         raise IngestError(f"corrupt or truncated ZIP/DOCX container: {exc}") from None
+    if "word/vbaProject.bin" in names:
+        raise IngestError("unsupported file type: a macro-enabled Word file (.docm); save it as DOCX")
     if "word/document.xml" in names or any(n.startswith("word/document") for n in names):
         return Detected(DOCX, "application/vnd.openxmlformats-officedocument.wordprocessingml.document")
     if "xl/workbook.xml" in names or "ppt/presentation.xml" in names:

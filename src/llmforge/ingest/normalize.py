@@ -44,7 +44,8 @@ _SEARCH_FOLD = str.maketrans({
 })
 
 
-_CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")  # category Cc but \t \n \r
+# category Cc but \t \n \r; and lone surrogates (pypdf decodes broken ToUnicode maps to them)
+_CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
 # U+FFFE marks where PDFium joined a word hyphenated across lines ("dan\ufffegerous").
@@ -129,7 +130,8 @@ def looks_visual_order(text: str) -> bool:
     return reversed_ >= 3 and reversed_ > 2 * logical
 
 
-_LTR_RUN = re.compile(r"[A-Za-z0-9\u00c0-\u024f.,:/%+\-]*[A-Za-z0-9\u00c0-\u024f]")
+_LTR_RUN = re.compile("[A-Za-z0-9\u00c0-\u024f\u0660-\u0669\u06f0-\u06f9.,:/%+\\-]*"
+                     "[A-Za-z0-9\u00c0-\u024f\u0660-\u0669\u06f0-\u06f9]")
 _MIRRORED = str.maketrans("()[]{}<>«»", ")(][}{><»«")
 
 

@@ -98,7 +98,8 @@ def _extract_page(page: pdfium.PdfPage, index: int, fallback: _PypdfFallback, oc
         return ExtractedPage(index + 1, text, method)
     image = render_page(page, dpi, max_pixels)
     result = ocr(image, lang)
-    if ocr_mode == "auto" and found.letters and count_letters(result.text) < found.letters:
+    # Keep a usable-looking text layer when OCR reads less; garbage ((cid:NN), mojibake) never wins.
+    if ocr_mode == "auto" and found.quality >= USABLE_QUALITY and count_letters(result.text) < found.letters:
         return ExtractedPage(index + 1, text, "text-layer")
     return ExtractedPage(index + 1, result.text, f"ocr:{result.engine}", result.confidence,
                          result.language, result.deskew_angle)
@@ -147,8 +148,8 @@ class _PypdfFallback:
 def _metadata(document: pdfium.PdfDocument) -> dict[str, Any]:
     try:
         info = document.get_metadata_dict(skip_empty=True)
-    except pdfium.PdfiumError:
-        info = {}
+    except (pdfium.PdfiumError, UnicodeDecodeError, ValueError):
+        info = {}  # malformed metadata is not worth failing the document for
     return {
         "title": info.get("Title", ""),
         "author": info.get("Author", ""),

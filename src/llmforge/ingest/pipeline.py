@@ -44,6 +44,9 @@ class FileOutcome:
     pages: int = 0
     reason: str = ""
     notes: list[str] = field(default_factory=list)
+    sha256: str = ""
+    size: int | None = None
+    recorded: bool = True        # False: not a file we could look at (missing path, bad name)
 
 
 @dataclass
@@ -65,7 +68,7 @@ def collect_files(paths: Iterable[Path], recursive: bool) -> tuple[list[Path], l
     files: list[Path] = []
     problems: list[FileOutcome] = []
     for path in paths:
-        path = Path(path).expanduser()
+        path = Path(path).expanduser().absolute()
         if path.is_dir():
             if not recursive:
                 raise UsageError(f"{path} is a directory; pass --recursive to ingest what it holds")
@@ -73,10 +76,19 @@ def collect_files(paths: Iterable[Path], recursive: bool) -> tuple[list[Path], l
         elif path.is_file():
             files.append(path)
         elif path.exists():
-            problems.append(FileOutcome(str(path), FAILED, reason="not a regular file"))
+            problems.append(FileOutcome(str(path), FAILED, reason="not a regular file", recorded=False))
         else:
-            problems.append(FileOutcome(str(path), FAILED, reason="no such file"))
-    unique = list(dict.fromkeys(p.absolute() for p in files))
+            problems.append(FileOutcome(str(path), FAILED, reason="no such file", recorded=False))
+    unique = []
+    for path in dict.fromkeys(p.absolute() for p in files):
+        try:
+            str(path).encode("utf-8")
+        except UnicodeEncodeError:
+            shown = os.fsencode(path).decode("utf-8", "backslashreplace")
+            problems.append(FileOutcome(shown, FAILED, reason="the file name is not valid UTF-8; rename it",
+                                        recorded=False))
+            continue
+        unique.append(path)
     return unique, problems
 
 
@@ -128,9 +140,13 @@ class _Ingestor:
         with project.catalog() as conn:
             self.known = dict(conn.execute(
                 "SELECT sha256, any_value(id) FROM documents WHERE status = 'ingested' GROUP BY sha256").fetchall())
+            self.latest = dict(conn.execute(  # content of each path's latest version
+                "SELECT source_path, arg_max(sha256, version) FROM documents WHERE status = 'ingested' "
+                "GROUP BY source_path").fetchall())
         self.claimed: set[str] = set()
         self.workers: queue.SimpleQueue[IsolatedWorker] = queue.SimpleQueue()
-        self._all_workers = [IsolatedWorker(int(self.settings["ingest.memory_mb"])) for _ in range(workers)]
+        offline = bool(self.settings["offline.refuse_network"])
+        self._all_workers = [IsolatedWorker(int(self.settings["ingest.memory_mb"]), offline) for _ in range(workers)]
         for worker in self._all_workers:
             self.workers.put(worker)
 
@@ -140,22 +156,27 @@ class _Ingestor:
 
     def process(self, path: Path) -> FileOutcome | _Extracted:
         """Everything but the catalog write; runs in a worker thread."""
+        seen: dict[str, Any] = {}   # size and sha256, as far as they got, for the failure record
         try:
-            return self._process(path)
+            return self._process(path, seen)
         except IngestError as exc:
             log.info("failed %s: %s", path, exc)
-            return FileOutcome(str(path), FAILED, reason=str(exc))
+            return FileOutcome(str(path), FAILED, reason=str(exc), **seen)
         except OSError as exc:
-            return FileOutcome(str(path), FAILED, reason=f"cannot read: {exc.strerror or exc}")
+            return FileOutcome(str(path), FAILED, reason=f"cannot read: {exc.strerror or exc}", **seen)
+        except Exception as exc:  # noqa: BLE001 — one bad file must never stop the batch
+            log.warning("failed %s", path, exc_info=True)
+            return FileOutcome(str(path), FAILED, reason=f"{type(exc).__name__}: {exc}".splitlines()[0], **seen)
 
-    def _process(self, path: Path) -> FileOutcome | _Extracted:
-        size = path.stat().st_size
+    def _process(self, path: Path, seen: dict[str, Any]) -> FileOutcome | _Extracted:
+        size = seen["size"] = path.stat().st_size
         if size > self.options.max_file_mb * 1_000_000:
             raise IngestError(f"file of {size / 1e6:.1f} MB is over the limit of "
                               f"{self.options.max_file_mb:g} MB (ingest.max_file_mb)")
-        sha256 = file_sha256(path)
+        sha256 = seen["sha256"] = file_sha256(path)
+        reverted = self.latest.get(str(path), sha256) != sha256  # back to an earlier version's content
         with self.lock:
-            if sha256 in self.known:
+            if sha256 in self.known and not reverted:
                 return FileOutcome(str(path), SKIPPED, document_id=self.known[sha256],
                                    reason="same content already ingested")
             if sha256 in self.claimed:
@@ -167,7 +188,9 @@ class _Ingestor:
                                                timeout=float(self.settings["ingest.timeout"]))
         finally:
             self.workers.put(worker)
-        self.blobs.put_file(path)
+        stored = self.blobs.put_file(path)
+        if stored.sha256 != sha256:
+            raise IngestError("the file changed while it was being ingested; ingest it again once it is complete")
         text_blob = self.blobs.put_bytes(_pages_json(extracted))
         return _Extracted(path, sha256, size, kind, mime, extracted, text_blob.sha256)
 
@@ -178,8 +201,8 @@ class _Ingestor:
             for item in batch:
                 if isinstance(item, _Extracted):
                     outcomes.append(self._insert(conn, item))
-                elif item.status == FAILED:
-                    self._insert_failure(conn, Path(item.path), item.reason)
+                elif item.status == FAILED and item.recorded:
+                    self._insert_failure(conn, item)
                     outcomes.append(item)
                 else:
                     outcomes.append(item)
@@ -214,16 +237,12 @@ class _Ingestor:
         return FileOutcome(path, INGESTED, document_id, version, len(extracted.pages), notes=extracted.notes)
 
     @staticmethod
-    def _insert_failure(conn: Any, path: Path, reason: str) -> None:
+    def _insert_failure(conn: Any, outcome: FileOutcome) -> None:
         """Keep one failed row per path, with the latest reason, so `documents list` shows it."""
-        try:
-            sha256, size = file_sha256(path), path.stat().st_size
-        except OSError:
-            sha256, size = "", None
-        conn.execute("DELETE FROM documents WHERE source_path = ? AND status = 'failed'", [str(path)])
+        conn.execute("DELETE FROM documents WHERE source_path = ? AND status = 'failed'", [outcome.path])
         conn.execute("INSERT INTO documents (id, source_path, version, status, error, sha256, size) "
                      "VALUES (?, ?, 0, 'failed', ?, ?, ?)",
-                     [uuid.uuid4().hex[:12], str(path), reason, sha256, size])
+                     [uuid.uuid4().hex[:12], outcome.path, outcome.reason, outcome.sha256, outcome.size])
 
 
 BATCH_DOCUMENTS = 16
@@ -272,16 +291,17 @@ def ingest_paths(project: Project, paths: Iterable[Path], *, recursive: bool = F
         pending.clear()
         last_commit = time.monotonic()
 
+    pool = ThreadPoolExecutor(max_workers=count)
     try:
-        with ThreadPoolExecutor(max_workers=count) as pool:
-            for future in as_completed([pool.submit(ingestor.process, path) for path in files]):
-                pending.append(future.result())
-                if on_file:
-                    on_file(_as_outcome(pending[-1]))
-                if len(pending) >= BATCH_DOCUMENTS or time.monotonic() - last_commit >= BATCH_SECONDS:
-                    commit()
+        for future in as_completed([pool.submit(ingestor.process, path) for path in files]):
+            pending.append(future.result())
+            if on_file:
+                on_file(_as_outcome(pending[-1]))
+            if len(pending) >= BATCH_DOCUMENTS or time.monotonic() - last_commit >= BATCH_SECONDS:
+                commit()
         commit()
     finally:
+        pool.shutdown(wait=True, cancel_futures=True)  # on an error or Ctrl-C: start no more files
         ingestor.close()
     done.sort(key=lambda outcome: order.get(outcome.path, -1))
     return IngestReport(done)

@@ -30,9 +30,15 @@ def _context() -> multiprocessing.context.BaseContext:
     return context
 
 
-def _serve(conn: Any, memory_mb: int) -> None:
+def _serve(conn: Any, memory_mb: int, offline: bool) -> None:
     """The child: run tasks until the parent hangs up; exit after running out of memory."""
+    os.setsid()  # its own process group, so a timeout kills Tesseract and friends with it
     os.environ["OMP_THREAD_LIMIT"] = "1"  # parallelism comes from processes, not OpenMP threads
+    if offline:  # untrusted parsers run here: the air-gap guard applies in the child too
+        from llmforge.offline import refuse_outbound_connections, set_offline_env
+
+        set_offline_env()
+        refuse_outbound_connections()
     if memory_mb > 0:
         limit = memory_mb * 1024 * 1024
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
@@ -55,15 +61,16 @@ def _serve(conn: Any, memory_mb: int) -> None:
 class IsolatedWorker:
     """One reusable child process. Not thread-safe: give each thread its own."""
 
-    def __init__(self, memory_mb: int) -> None:
+    def __init__(self, memory_mb: int, offline: bool = True) -> None:
         self.memory_mb = memory_mb
+        self.offline = offline
         self._process: Any = None
         self._conn: Any = None
 
     def _start(self) -> None:
         context = _context()
         self._conn, child_end = context.Pipe()
-        self._process = context.Process(target=_serve, args=(child_end, self.memory_mb), daemon=True)
+        self._process = context.Process(target=_serve, args=(child_end, self.memory_mb, self.offline), daemon=True)
         self._process.start()
         child_end.close()
 
@@ -99,12 +106,18 @@ class IsolatedWorker:
         return f"extraction worker exited unexpectedly (code {code})"
 
     def close(self) -> None:
-        if self._process is not None:
-            if self._process.is_alive():
-                self._process.kill()
-            self._process.join(5)
-            self._conn.close()
+        process, conn = self._process, self._conn
         self._process = self._conn = None
+        if process is None:
+            return
+        if process.pid is not None:
+            try:
+                os.killpg(process.pid, signal.SIGKILL)  # the worker and whatever it started
+            except (ProcessLookupError, PermissionError):
+                pass
+            process.join(5)
+        if conn is not None:
+            conn.close()
 
     def __enter__(self) -> IsolatedWorker:
         return self

@@ -179,6 +179,8 @@ class _Packer:
             tokens = self.count(piece.text)
             if self.spans and self.used() + tokens > self.limit:
                 self.flush(keep_overlap=True)
+                while self.spans and self.used() + tokens > self.limit:
+                    self.spans.pop(0)  # the carried overlap must not push the chunk over the limit
             if not self.spans:
                 self.chunk_heading = self.heading
             self.spans.append((piece, tokens))

@@ -76,9 +76,11 @@ def _check_compatible(meta: dict[str, Any] | None, embedder: Embedder, options: 
                       reembed: bool) -> None:
     if meta is None or reembed:
         return
-    if meta["embedder"] != embedder.name or meta["dim"] != embedder.dim:
-        raise UsageError(f"the index was built with {meta['embedder']} ({meta['dim']}-d); rebuild it with "
-                         f"`llmforge structure --reembed` to use {embedder.name} ({embedder.dim}-d)")
+    if meta["embedder"] != embedder.name or meta["dim"] != embedder.dim or \
+            meta["embedder_version"] != embedder.version:
+        raise UsageError(f"the index was built with {meta['embedder']} {meta['embedder_version']} ({meta['dim']}-d); "
+                         f"rebuild it with `llmforge structure --reembed` to use {embedder.name} "
+                         f"{embedder.version} ({embedder.dim}-d)")
     if (meta["chunk_tokens"], meta["overlap"]) != (options.chunk_tokens, options.overlap):
         raise UsageError(f"the index was chunked with {meta['chunk_tokens']} tokens and overlap "
                          f"{meta['overlap']}; pass --reembed to rebuild it with the new sizes")
@@ -98,6 +100,8 @@ def structure_project(project: Project, *, embedder: str | None = None, chunk_to
     """
     options = StructureOptions.from_settings(project.settings, embedder=embedder,
                                              chunk_tokens=chunk_tokens, overlap=overlap)
+    if options.chunk_tokens < 16:
+        raise UsageError("chunk size must be at least 16 tokens")
     model = cached_embedder(options.embedder)
     index = ChunkIndex(project.path("lancedb"))
     index.clean_interrupted_writes()
@@ -105,14 +109,14 @@ def structure_project(project: Project, *, embedder: str | None = None, chunk_to
         meta = index_meta(conn)
         _check_compatible(meta, model, options, reembed)
         targets = [row[0] for row in conn.execute(LATEST_DOCUMENTS).fetchall()]
-        done = {row[0] for row in conn.execute("SELECT DISTINCT document_id FROM chunks").fetchall()}
+        done = {row[0] for row in conn.execute("SELECT document_id FROM structured_documents").fetchall()}
     if reembed:
         index.drop()
         done = set()
         with project.catalog() as conn, transaction(conn):
-            conn.execute("DELETE FROM chunks")
-            conn.execute("DELETE FROM entities")
-    stale = sorted(done - set(targets))
+            for table in ("chunks", "entities", "structured_documents"):
+                conn.execute(f"DELETE FROM {table}")
+    stale = sorted(done - set(targets)) + sorted(_orphans(project, set(targets)))
     remove_documents(project, stale)
     todo = [doc for doc in targets if doc not in done]
     report = StructureReport(removed_documents=len(stale), embedder=model.name, dim=model.dim)
@@ -127,6 +131,14 @@ def structure_project(project: Project, *, embedder: str | None = None, chunk_to
     report.indexes = index.refresh_indexes(options.vector_index_min_rows)
     report.total_chunks = index.count()
     return report
+
+
+def _orphans(project: Project, targets: set[str]) -> set[str]:
+    """Documents with chunks but no structured mark (an interrupted delete) that are not wanted."""
+    with project.catalog() as conn:
+        chunked = {row[0] for row in conn.execute("SELECT DISTINCT document_id FROM chunks").fetchall()}
+        marked = {row[0] for row in conn.execute("SELECT document_id FROM structured_documents").fetchall()}
+    return chunked - marked - targets
 
 
 def _record_meta(project: Project, model: Embedder, options: StructureOptions) -> None:
@@ -173,10 +185,15 @@ def find_entities(document_id: str, pages: list[tuple[int, str]], chunks: list[C
     """Entities of every page, each linked to the first chunk that covers it."""
     from llmforge.structure.entities import extract_entities
 
+    import bisect
+
+    starts = [(c.page_start, c.char_start) for c in chunks]  # chunks are in document order
     found = []
     for page_no, text in pages:
         for entity in extract_entities(text, detect_language(text)):
-            chunk = next((c for c in chunks if (c.page_start, c.char_start) <= (page_no, entity.start)
+            position = bisect.bisect_right(starts, (page_no, entity.start)) - 1
+            candidates = chunks[max(position - 3, 0):position + 1]  # overlap: a few may start before it
+            chunk = next((c for c in candidates if (c.page_start, c.char_start) <= (page_no, entity.start)
                           and (page_no, entity.end) <= (c.page_end, c.char_end)), None)
             found.append({"document_id": document_id, "chunk_id": f"{document_id}:{chunk.seq}" if chunk else None,
                           "page_no": page_no, "start_char": entity.start, "end_char": entity.end,
@@ -187,7 +204,7 @@ def find_entities(document_id: str, pages: list[tuple[int, str]], chunks: list[C
 
 def _write_batch(project: Project, index: ChunkIndex, model: Embedder, batch: Batch) -> None:
     chunks = [(document_id, chunk) for document_id, doc_chunks, _ in batch for chunk in doc_chunks]
-    vectors = model.embed([chunk.text for _, chunk in chunks])
+    vectors = model.embed([chunk.text for _, chunk in chunks]) if chunks else []
     rows = []
     for (document_id, chunk), vector in zip(chunks, vectors):
         rows.append({"chunk_id": f"{document_id}:{chunk.seq}", "document_id": document_id, "seq": chunk.seq,
@@ -196,9 +213,14 @@ def _write_batch(project: Project, index: ChunkIndex, model: Embedder, batch: Ba
                      "language": detect_language(chunk.text), "vector": vector.tolist()})
     document_ids = [document_id for document_id, _, _ in batch]
     index.delete_documents(document_ids)
-    index.add(rows, model.dim)
+    if rows:
+        index.add(rows, model.dim)
     with project.catalog() as conn, transaction(conn):
         _delete_catalog_rows(conn, document_ids)
+        conn.executemany("INSERT INTO structured_documents (document_id, chunks) VALUES (?, ?)",
+                         [[document_id, len(doc_chunks)] for document_id, doc_chunks, _ in batch])
+        if not chunks:
+            return  # documents without text: marked as done, nothing to index
         conn.executemany(
             "INSERT INTO chunks (id, document_id, seq, page_start, page_end, char_start, char_end, tokens, "
             "heading, language, text) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -214,7 +236,7 @@ def _write_batch(project: Project, index: ChunkIndex, model: Embedder, batch: Ba
 
 
 def _delete_catalog_rows(conn: Any, document_ids: list[str]) -> None:
-    for table in ("chunks", "entities"):
+    for table in ("chunks", "entities", "structured_documents"):
         conn.executemany(f"DELETE FROM {table} WHERE document_id = ?", [[d] for d in document_ids])
 
 

@@ -121,12 +121,20 @@ def search(project: Project, query: str, *, k: int | None = None, mode: str | No
         for row in index.search_keyword(keywords, language, pool):
             rows.setdefault(row["chunk_id"], row)
             keyword_scores[row["chunk_id"]] = float(row["_score"])
-    other_language = {chunk_id for chunk_id, row in rows.items()
-                      if language not in (row.get("language") or "").split("+")}
+    other_language = {chunk_id for chunk_id, row in rows.items() if is_other_script(language, row.get("language"))}
     fused = _fuse(mode, vector_scores, keyword_scores, float(settings["search.vector_weight"]), other_language)
     ranked = sorted(fused, key=lambda chunk_id: (-fused[chunk_id], chunk_id))[:k]
     hits = _hits(project, query, ranked, rows, fused, vector_scores, keyword_scores)
     return SearchResult(query, mode, language, (time.perf_counter() - started) * 1000, hits)
+
+
+def is_other_script(query_language: str, chunk_language: str | None) -> bool:
+    """Whether a chunk cannot share words with the query: by script, not by language guess
+    (a short English table row is tagged ``latn``, yet an English query matches it)."""
+    parts = set((chunk_language or "und").split("+"))
+    if query_language == "ar":
+        return "ar" not in parts and parts != {"und"}
+    return parts == {"ar"}
 
 
 def _fuse(mode: str, vector: dict[str, float], keyword: dict[str, float], weight: float,
