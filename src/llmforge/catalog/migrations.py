@@ -143,4 +143,16 @@ MIGRATIONS: tuple[Migration, ...] = (
             SELECT document_id, count(*) FROM chunks GROUP BY document_id;
         """,
     ),
+    Migration(
+        "006_agents",
+        """
+        CREATE TABLE agents (
+            name       VARCHAR NOT NULL,
+            version    INTEGER NOT NULL,
+            config     JSON NOT NULL,
+            created_at TIMESTAMPTZ NOT NULL DEFAULT current_timestamp,
+            PRIMARY KEY (name, version)
+        );
+        """,
+    ),
 )

@@ -52,9 +52,9 @@ def _global(
 
 
 def _register() -> None:
-    from llmforge.cli import config, doctor, documents, ingest, init, serve, status, structure
+    from llmforge.cli import agents, config, doctor, documents, ingest, init, serve, status, structure
 
-    for module in (init, ingest, documents, structure, serve, status, config, doctor):
+    for module in (init, ingest, documents, structure, serve, agents, status, config, doctor):
         module.register(app)
 
 

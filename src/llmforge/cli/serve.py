@@ -70,8 +70,9 @@ def ask(
     question: Annotated[str, typer.Argument(help="A question about the documents, in Arabic or English.")],
     k: Annotated[int | None, typer.Option("-k", min=1, max=50, help="Passages to retrieve (default: rag.k).",
                                           show_default=False)] = None,
-    model: Annotated[str | None, typer.Option(help="Language model (default: setting serve.model).",
+    model: Annotated[str | None, typer.Option(help="Language model (default: the agent's, else serve.model).",
                                               show_default=False)] = None,
+    agent: Annotated[str | None, typer.Option(help="Answer as this agent (see `llmforge agents`).")] = None,
     show_sources: Annotated[bool, typer.Option("--sources", help="Also print every passage the model saw.")] = False,
     project: ProjectOption = None,
     as_json: JsonOption = False,
@@ -79,10 +80,15 @@ def ask(
     """Answer a question from the documents, with citations (document, page)."""
     from rich.markup import escape
 
-    from llmforge.serve.rag import AgentSettings
+    from dataclasses import replace
+
+    from llmforge.serve.agents import agent_settings
     from llmforge.serve.rag import ask as run_ask
 
-    answer = run_ask(open_project(project), question, AgentSettings(model=model, k=k))
+    opened = open_project(project)
+    agent_id, settings = agent_settings(opened, agent)
+    settings = replace(settings, **{key: v for key, v in (("model", model), ("k", k)) if v is not None})
+    answer = run_ask(opened, question, settings)
 
     def render() -> None:
         stdout.print(escape(answer.answer), highlight=False)
@@ -91,9 +97,9 @@ def ask(
         if show_sources:
             for source in answer.sources:
                 stdout.print(f"  [dim]source [{source.number}] {escape(source.citation)}[/]")
-        stdout.print(f"[dim]{answer.model}, {answer.took_ms / 1000:.1f} s[/]")
+        stdout.print(f"[dim]{agent_id}, {answer.model}, {answer.took_ms / 1000:.1f} s[/]")
 
-    emit(answer.to_dict(), as_json, render)
+    emit({**answer.to_dict(), "agent": agent_id}, as_json, render)
 
 
 def register(app: typer.Typer) -> None:

@@ -51,8 +51,9 @@ class SearchRequest(BaseModel):
 
 class AskRequest(BaseModel):
     question: str = Field(description="A question about the documents, in Arabic or English.")
+    agent: str | None = Field(None, description="Agent name (default: the built-in default agent).")
     k: int | None = Field(None, ge=1, le=50)
-    model: str | None = Field(None, description="Language model (default: setting serve.model).")
+    model: str | None = Field(None, description="Language model (default: the agent's, else serve.model).")
 
 
 class ChatMessage(BaseModel):
@@ -214,18 +215,25 @@ def _add_routes(app: FastAPI, project: Project) -> None:
     def models(_caller: Any = Depends(require("models:read"))) -> dict[str, Any]:
         from llmforge.packaged import PACKAGED
 
+        from llmforge.serve.agents import list_agents
+
         names = [str(project.settings["serve.model"]), *PACKAGED, "agent:default",
-                 str(project.settings["structure.embedder"])]
+                 *(f"agent:{a['name']}" for a in list_agents(project)), str(project.settings["structure.embedder"])]
         return {"object": "list", "data": [{"id": name, "object": "model", "created": 0, "owned_by": "llmforge"}
                                            for name in dict.fromkeys(names)]}
 
     @app.post("/v1/ask", tags=["knowledge base"])
     def ask_route(body: AskRequest, request: Request, _caller: Any = Depends(require("ask"))) -> dict[str, Any]:
-        from llmforge.serve.rag import AgentSettings, ask
+        from dataclasses import replace
 
-        answer = ask(project, body.question, AgentSettings(model=body.model, k=body.k))
-        _account_tokens(request, answer.model, answer.prompt_tokens, answer.completion_tokens)
-        return answer.to_dict()
+        from llmforge.serve.agents import agent_settings
+        from llmforge.serve.rag import ask
+
+        agent_id, settings = agent_settings(project, body.agent)
+        settings = replace(settings, **{k: v for k, v in (("model", body.model), ("k", body.k)) if v is not None})
+        answer = ask(project, body.question, settings)
+        _account_tokens(request, agent_id, answer.prompt_tokens, answer.completion_tokens)
+        return {**answer.to_dict(), "agent": agent_id}
 
     @app.post("/v1/chat/completions", tags=["openai"])
     def chat(body: ChatRequest, request: Request, _caller: Any = Depends(require("chat"))) -> Any:
@@ -257,13 +265,18 @@ def _add_routes(app: FastAPI, project: Project) -> None:
         return {**reply, "model": runtime.name}
 
     def _agent_reply(body: ChatRequest, messages: list[dict[str, str]], request: Request) -> Any:
-        from llmforge.serve.rag import AgentSettings, ask
+        from dataclasses import replace
 
-        question = next(m["content"] for m in reversed(messages) if m["role"] == "user")
+        from llmforge.serve.agents import agent_settings
+        from llmforge.serve.rag import ask
+
+        agent_id, settings = agent_settings(project, body.model)
+        question = next((m["content"] for m in reversed(messages) if m["role"] == "user"), "")
         system = "\n".join(m["content"] for m in messages if m["role"] == "system") or None
-        answer = ask(project, question, AgentSettings(system_prompt=system, max_tokens=body.max_tokens,
-                                                      temperature=body.temperature))
-        _account_tokens(request, body.model or "agent:default", answer.prompt_tokens, answer.completion_tokens)
+        overrides = {"system_prompt": system, "max_tokens": body.max_tokens}
+        settings = replace(settings, **{k: v for k, v in overrides.items() if v is not None})
+        answer = ask(project, question, settings)
+        _account_tokens(request, agent_id, answer.prompt_tokens, answer.completion_tokens)
         created = int(time.time())
         message = {"role": "assistant", "content": answer.answer}
         citations = [c.__dict__ for c in answer.citations]
