@@ -144,8 +144,12 @@ def main() -> None:
         while not server.started:
             time.sleep(0.05)
         try:
-            native = native_generation(runtime, args.tokens)
-            http = http_generation(port, args.tokens)
+            natives, https = [], []
+            for _ in range(3):  # alternate the two sides; best of three (the machine's load varies)
+                natives.append(native_generation(runtime, args.tokens))
+                https.append(http_generation(port, args.tokens))
+            native = {key: max(run[key] for run in natives) for key in natives[0]}
+            http = {key: (min if key.endswith("ttft_s") else max)(run[key] for run in https) for key in https[0]}
             loads = load(port, args.seconds)
         finally:
             server.should_exit = True
