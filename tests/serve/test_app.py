@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-import threading
 import time
 from pathlib import Path
 
@@ -19,6 +17,7 @@ from llmforge.serve.app import create_app  # noqa: E402
 from llmforge.serve.auth import PERMISSIONS  # noqa: E402
 from llmforge.structure.pipeline import structure_project  # noqa: E402
 from tests.assets import text_pdf  # noqa: E402
+from tests.serve.live import live_server  # noqa: E402
 
 
 @pytest.fixture
@@ -131,32 +130,15 @@ def test_every_route_names_a_permission(kb) -> None:
         assert any(p in PERMISSIONS for p in permissions), f"{path} names no permission"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_real_socket_with_the_openai_client(kb) -> None:
-    uvicorn = pytest.importorskip("uvicorn")
+    pytest.importorskip("uvicorn")
     openai = pytest.importorskip("openai")
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(kb), host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 30
-        while not server.started and time.monotonic() < deadline:
-            time.sleep(0.05)
-        client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="unused", max_retries=0)
+    import httpx
+
+    with live_server(kb) as base:
+        client = openai.OpenAI(base_url=f"{base}/v1", api_key="unused", max_retries=0)
         assert "use-multilingual" in [m.id for m in client.models.list()]
         vectors = client.embeddings.create(input=["pump station", "محطة الضخ"], model="use-multilingual")
         assert len(vectors.data) == 2 and len(vectors.data[1].embedding) == 512
-        import httpx
-
-        hits = httpx.post(f"http://127.0.0.1:{port}/v1/search", json={"query": "chlorine"}, timeout=30).json()
+        hits = httpx.post(f"{base}/v1/search", json={"query": "chlorine"}, timeout=30).json()
         assert hits["hits"][0]["citation"] == "a, p. 1"
-    finally:
-        server.should_exit = True
-        thread.join(30)
-    assert not thread.is_alive()

@@ -4,8 +4,6 @@ citations, and the OpenAI-compatible chat routes (real model, real socket)."""
 from __future__ import annotations
 
 import json
-import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -83,21 +81,14 @@ def test_arabic_question_and_honest_refusal(kb) -> None:
 
 
 def test_chat_routes_over_a_real_socket(kb) -> None:
-    uvicorn = pytest.importorskip("uvicorn")
+    pytest.importorskip("uvicorn")
     openai = pytest.importorskip("openai")
-    from tests.serve.test_app import _free_port
+    import httpx
 
-    from llmforge.serve.app import create_app
+    from tests.serve.live import live_server
 
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(kb), host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 30
-        while not server.started and time.monotonic() < deadline:
-            time.sleep(0.05)
-        client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="unused", max_retries=0)
+    with live_server(kb) as base:
+        client = openai.OpenAI(base_url=f"{base}/v1", api_key="unused", max_retries=0)
         ids = [m.id for m in client.models.list()]
         assert "qwen2.5-coder-0.5b-instruct" in ids and "agent:default" in ids
         reply = client.chat.completions.create(model="qwen2.5-coder-0.5b-instruct", max_tokens=8,
@@ -110,19 +101,14 @@ def test_chat_routes_over_a_real_socket(kb) -> None:
         agent = client.chat.completions.create(model="agent:default", messages=[
             {"role": "user", "content": "How often is the chlorine analyser checked?"}])
         assert "four hours" in agent.choices[0].message.content.lower()
-        import httpx
-
-        raw = httpx.post(f"http://127.0.0.1:{port}/v1/ask", json={"question": "ما هو رقم مكتب العمليات؟"},
+        raw = httpx.post(f"{base}/v1/ask", json={"question": "ما هو رقم مكتب العمليات؟"},
                          timeout=120).json()
         assert "2214" in raw["answer"] and raw["citations"][0]["source_path"].endswith("ops.txt")
-        text = httpx.post(f"http://127.0.0.1:{port}/v1/completions",
+        text = httpx.post(f"{base}/v1/completions",
                           json={"prompt": "def add(a, b):\n    return", "max_tokens": 6}, timeout=120).json()
         assert text["choices"][0]["text"].strip()
-        usage = httpx.get(f"http://127.0.0.1:{port}/v1/usage", params={"by": "model"}, timeout=30).json()["rows"]
+        usage = httpx.get(f"{base}/v1/usage", params={"by": "model"}, timeout=30).json()["rows"]
         assert any(row["model"] == "qwen2.5-coder-0.5b-instruct" and row["completion_tokens"] > 0 for row in usage)
-        bad = httpx.post(f"http://127.0.0.1:{port}/v1/chat/completions",
+        bad = httpx.post(f"{base}/v1/chat/completions",
                          json={"model": "gpt-17", "messages": [{"role": "user", "content": "hi"}]}, timeout=30)
         assert bad.status_code == 404 and json.loads(bad.text)["error"]["type"] == "NotFoundError"
-    finally:
-        server.should_exit = True
-        thread.join(60)
