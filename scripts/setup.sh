@@ -16,6 +16,8 @@ apt_packages=(tesseract-ocr tesseract-ocr-eng tesseract-ocr-ara tesseract-ocr-sc
 torch_spec="${LLMFORGE_TORCH_SPEC-torch==2.13.0}"
 
 say() { printf 'setup: %s\n' "$*" >&2; }
+# pip run quietly; warnings about index locations this machine's pip config names but lacks are noise.
+pip_quiet() { .venv/bin/python -m pip "$@" 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2); }
 
 install_system_packages() {
     [ "${LLMFORGE_SKIP_APT:-0}" = 1 ] && return 0
@@ -44,7 +46,7 @@ create_venv() {
             || { say "Python 3.11 or newer is required (found $("$py" --version 2>&1))"; exit 1; }
         say "creating .venv with $("$py" --version 2>&1)"
         "$py" -m venv .venv
-        .venv/bin/python -m pip install -q --upgrade pip
+        pip_quiet install -q --upgrade pip
     fi
 }
 
@@ -52,7 +54,7 @@ install_torch() {
     [ -z "$torch_spec" ] && return 0
     .venv/bin/python -c 'import torch' 2>/dev/null && return 0
     say "installing $torch_spec (CPU build where available)"
-    .venv/bin/python -m pip install -q "$torch_spec"
+    pip_quiet install -q "$torch_spec"
 }
 
 install_llama_cpp() {
@@ -65,9 +67,9 @@ install_llama_cpp() {
     if ! ls "$wheels"/llama_cpp_python-"${LLMFORGE_LLAMA_VERSION:-0.3.36}"-*.whl >/dev/null 2>&1; then
         say "building $spec once into $wheels (compiles llama.cpp: 10-50 minutes on 2 cores)"
         CMAKE_ARGS="${LLMFORGE_LLAMA_CMAKE_ARGS:--DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON}" \
-            .venv/bin/python -m pip wheel -q --no-deps -w "$wheels" "$spec"
+            pip_quiet wheel -q --no-deps -w "$wheels" "$spec"
     fi
-    .venv/bin/python -m pip install -q --no-deps --find-links "$wheels" "$spec"
+    pip_quiet install -q --no-deps --find-links "$wheels" "$spec"
 }
 
 install_project() {
@@ -78,7 +80,7 @@ install_project() {
         return 0
     fi
     say "installing llmforge (editable) with test tools"
-    .venv/bin/python -m pip install -q -e ".[test]"
+    pip_quiet install -q -e ".[test]"
     echo "$want" > "$stamp"
 }
 

@@ -12,6 +12,7 @@ first user turn where that format has no system role.
 
 from __future__ import annotations
 
+import atexit
 import os
 import threading
 from collections.abc import Iterator
@@ -136,6 +137,14 @@ class LlamaRuntime:
 
 _RUNTIMES: dict[tuple[str, str | None], LlamaRuntime] = {}
 _RUNTIMES_LOCK = threading.Lock()
+
+
+@atexit.register
+def _close_runtimes() -> None:
+    """Free models before interpreter teardown (llama_cpp's finalizers fail once modules are gone)."""
+    for runtime in _RUNTIMES.values():
+        runtime._llm.close()
+    _RUNTIMES.clear()
 
 
 def get_runtime(project: Project, name: str | None = None, lora_path: str | None = None) -> LlamaRuntime:
