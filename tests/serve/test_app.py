@@ -109,6 +109,23 @@ def test_upload_runs_a_background_job(client, tmp_path: Path) -> None:
     assert hits[0]["source_path"].endswith("evil name.pdf")
     listed = client.get("/v1/documents").json()["documents"]
     assert len(listed) == 3
+    refused = client.post(f"{job_url}/resume")
+    assert refused.status_code == 400 and "only interrupted or failed" in refused.json()["error"]["message"]
+
+
+def test_interrupted_job_is_resumed(kb, tmp_path: Path) -> None:
+    from llmforge.serve.jobs import JobRunner, get_job, interrupt_stale_jobs
+
+    runner = JobRunner(kb)  # not started: the job stays queued, as if the server had died
+    job_id, _ = runner.submit_upload([("notice.txt", b"The Hill Road reservoir reopens on Monday.")])
+    assert interrupt_stale_jobs(kb) == 1 and get_job(kb, job_id)["state"] == "interrupted"
+    with TestClient(create_app(kb)) as client:
+        assert client.post(f"/v1/jobs/{job_id}/resume").json()["state"] in ("queued", "running")
+        deadline = time.monotonic() + 120
+        while client.get(f"/v1/jobs/{job_id}").json()["state"] not in ("succeeded", "failed"):
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        assert client.get(f"/v1/jobs/{job_id}").json()["state"] == "succeeded"
 
 
 def test_oversized_request_is_refused(kb, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -329,6 +329,10 @@ def _add_routes(app: FastAPI, project: Project) -> None:
     def job(job_id: str, _caller: Any = Depends(require("jobs:read"))) -> dict[str, Any]:
         return get_job(project, job_id)
 
+    @app.post("/v1/jobs/{job_id}/resume", tags=["jobs"])
+    def resume_job(job_id: str, _caller: Any = Depends(require("documents:write"))) -> dict[str, Any]:
+        return app.state.jobs.resume(job_id)
+
     @app.get("/v1/usage", tags=["service"])
     def usage_route(since: datetime | None = None, by: str = "day",
                     _caller: Any = Depends(require("usage:read"))) -> dict[str, Any]:

@@ -17,7 +17,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from llmforge.errors import LlmforgeError, NotFoundError
+from llmforge.errors import LlmforgeError, NotFoundError, UsageError
 from llmforge.project import Project
 
 log = logging.getLogger(__name__)
@@ -64,6 +64,17 @@ class JobRunner:
                          [job_id, json.dumps({"folder": str(folder), "files": names})])
         self._queue.put(job_id)
         return job_id, names
+
+    def resume(self, job_id: str) -> dict[str, Any]:
+        """Queue an interrupted (or failed) upload job again; its files are still in uploads/."""
+        job = get_job(self.project, job_id)
+        if job["state"] not in ("interrupted", "failed"):
+            raise UsageError(f"job {job_id} is {job['state']}; only interrupted or failed jobs can be resumed")
+        if not (self.project.root / "uploads" / job_id).is_dir():
+            raise NotFoundError(f"the uploaded files of job {job_id} are gone")
+        self._update(job_id, "queued", message="resumed")
+        self._queue.put(job_id)
+        return get_job(self.project, job_id)
 
     def _run(self) -> None:
         while (job_id := self._queue.get()) is not None:

@@ -151,6 +151,9 @@ def get_runtime(project: Project, name: str | None = None, lora_path: str | None
     """The runtime for ``name`` (default: setting serve.model), loaded once per process."""
     settings = project.settings
     name = name or str(settings["serve.model"])
+    lora_path = lora_path or (str(settings["serve.lora"]) or None if name == settings["serve.model"] else None)
+    if lora_path and not Path(lora_path).expanduser().is_file():
+        raise NotFoundError(f"LoRA adapter {lora_path} does not exist (serve.lora)")
     with _RUNTIMES_LOCK:
         key = (name, lora_path)
         if key not in _RUNTIMES:
