@@ -140,6 +140,8 @@ SETTINGS: tuple[Setting, ...] = (
             "Below this best vector similarity the answer may be 'not in the documents' (no generation)..."),
     Setting("rag.min_coverage", float, 0.6,
             "...or below this share of the question's content words found in a passage (both must fail)."),
+    Setting("rag.min_grounding", float, 0.5,
+            "Share of the answer's content words that must appear in the passages, else 'not in the documents'."),
     Setting("rag.max_tokens", int, 256, "Longest generated answer, in tokens."),
 )
 

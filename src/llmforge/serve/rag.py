@@ -7,7 +7,10 @@ the marker, so attribution is computed instead of requested. When no passage is 
 (vector similarity ``rag.min_score``) nor shares enough of its content words
 (``rag.min_coverage``), the answer says so without asking the model at all: a small model
 given unrelated passages invents an answer (measured), so the gate comes before generation.
-An Arabic question gets the instructions, and so the answer, in Arabic.
+After generation, an answer whose content words are mostly absent from the passages it was
+given (``rag.min_grounding``) is replaced by the same "not in the documents" reply: a small model
+asked about something the passages do not say tends to invent. An Arabic question gets the
+instructions, and so the answer, in Arabic.
 """
 
 from __future__ import annotations
@@ -82,11 +85,22 @@ def keyword_coverage(question: str, text: str) -> float:
     from llmforge.ingest.normalize import ENGLISH_STOPWORDS
     from llmforge.structure.analysis import arabic_keywords
 
-    words = {w for w in arabic_keywords(question).split() if w not in ENGLISH_STOPWORDS and len(w) > 2}
+    words = {w for w in arabic_keywords(question).split()
+             if w not in ENGLISH_STOPWORDS and (len(w) > 2 or w.isdigit())}
     if not words:
         return 0.0
     present = set(arabic_keywords(text).split())
     return sum(1 for w in words if w in present or (len(w) > 4 and any(p.startswith(w[:5]) for p in present))) / len(words)
+
+
+def grounded_share(answer: str, used: list[Hit]) -> float:
+    """How much of the answer the passages support: the best share of its content words found
+    in one passage (an answer of no content words counts when it appears verbatim)."""
+    shares = [keyword_coverage(answer, hit.text) for hit in used]
+    if any(shares):
+        return max(shares)
+    core = answer.strip(" .،؟?!\n")
+    return 1.0 if core and any(core in hit.text for hit in used) else 0.0
 
 
 def attribute(answer: str, used: list[Hit], sources: list[Citation]) -> list[Citation]:
@@ -149,6 +163,9 @@ def ask(project: Project, question: str, settings: AgentSettings | None = None) 
     sources = [_cite(number, hit) for number, hit in enumerate(used, start=1)]
     refused = bool(_REFUSAL.search(text))
     text = _CITATION.sub("", text).strip() if not refused else text
+    grounding = grounded_share(text, used)
+    if not refused and grounding < float(config["rag.min_grounding"]):
+        refused, text = True, NOT_FOUND[language]  # the words of the answer are not in the passages
     citations = [] if refused else attribute(text, used, sources)
     return Answer(question, text, language, refused, citations, sources, runtime.name,
                   usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0),
