@@ -61,25 +61,28 @@ class ChatMessage(BaseModel):
     content: str
 
 
-class ChatRequest(BaseModel):
-    model: str | None = Field(None, description="A language model, or 'agent:default' for answers from "
+class _Sampling(BaseModel):
+    """Generation parameters shared by chat and plain completions (OpenAI names)."""
+
+    max_tokens: int | None = Field(None, ge=1, le=4096)
+    temperature: float = Field(0.0, ge=0.0, le=2.0)
+    top_p: float = Field(0.95, gt=0.0, le=1.0)
+    stop: str | list[str] | None = None
+    stream: bool = False
+
+    def stop_list(self) -> list[str] | None:
+        return [self.stop] if isinstance(self.stop, str) else self.stop
+
+
+class ChatRequest(_Sampling):
+    model: str | None = Field(None, description="A language model, or 'agent:NAME' for answers from "
                               "the documents with citations.")
     messages: list[ChatMessage] = Field(min_length=1)
-    max_tokens: int | None = Field(None, ge=1, le=4096)
-    temperature: float = Field(0.0, ge=0.0, le=2.0)
-    top_p: float = Field(0.95, gt=0.0, le=1.0)
-    stop: str | list[str] | None = None
-    stream: bool = False
 
 
-class CompletionRequest(BaseModel):
+class CompletionRequest(_Sampling):
     model: str | None = None
     prompt: str
-    max_tokens: int | None = Field(None, ge=1, le=4096)
-    temperature: float = Field(0.0, ge=0.0, le=2.0)
-    top_p: float = Field(0.95, gt=0.0, le=1.0)
-    stop: str | list[str] | None = None
-    stream: bool = False
 
 
 class EmbeddingsRequest(BaseModel):
@@ -243,9 +246,8 @@ def _add_routes(app: FastAPI, project: Project) -> None:
         from llmforge.serve.runtime import get_runtime
 
         runtime = get_runtime(project, body.model)
-        stop = [body.stop] if isinstance(body.stop, str) else body.stop
         reply = runtime.chat(messages, max_tokens=body.max_tokens or 512, temperature=body.temperature,
-                             top_p=body.top_p, stop=stop, stream=body.stream)
+                             top_p=body.top_p, stop=body.stop_list(), stream=body.stream)
         if body.stream:
             return _sse(reply, request, runtime.name)
         _account_tokens(request, runtime.name, reply["usage"]["prompt_tokens"], reply["usage"]["completion_tokens"])
@@ -256,9 +258,8 @@ def _add_routes(app: FastAPI, project: Project) -> None:
         from llmforge.serve.runtime import get_runtime
 
         runtime = get_runtime(project, body.model)
-        stop = [body.stop] if isinstance(body.stop, str) else body.stop
         reply = runtime.complete(body.prompt, max_tokens=body.max_tokens or 256, temperature=body.temperature,
-                                 top_p=body.top_p, stop=stop, stream=body.stream)
+                                 top_p=body.top_p, stop=body.stop_list(), stream=body.stream)
         if body.stream:
             return _sse(reply, request, runtime.name)
         _account_tokens(request, runtime.name, reply["usage"]["prompt_tokens"], reply["usage"]["completion_tokens"])
