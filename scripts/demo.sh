@@ -34,6 +34,22 @@ step "llmforge search \"متى تغلق محطة الضخ للصيانة؟\""
 lf search "متى تغلق محطة الضخ للصيانة؟" -k 3
 step "llmforge search \"what happens when the electricity fails\"   (English question, Arabic answer)"
 lf search "what happens when the electricity fails" -k 2 --mode vector
+step "llmforge ask \"How often is the chlorine analyser checked?\"   (packaged Qwen2.5-Coder-0.5B, cites its sources)"
+lf ask "How often is the chlorine analyser checked?"
+step "llmforge ask \"ما هو رقم مكتب العمليات؟\""
+lf ask "ما هو رقم مكتب العمليات؟"
+step "llmforge ask \"Who won the 1998 football world cup?\"   (not in the documents: says so)"
+lf ask "Who won the 1998 football world cup?"
+step "llmforge serve   (briefly, on a free loopback port: /healthz and /v1/search over HTTP)"
+port="$(.venv/bin/python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+.venv/bin/llmforge -q -p "$demo" serve --port "$port" & server=$!
+trap 'kill "$server" 2>/dev/null || true' EXIT
+for _ in $(seq 100); do curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break; sleep 0.2; done
+curl -fsS "http://127.0.0.1:$port/healthz"; echo
+curl -fsS "http://127.0.0.1:$port/v1/search" -H 'content-type: application/json' \
+    -d '{"query": "turbidity limit", "k": 1}' | .venv/bin/python -c \
+    'import json, sys; hit = json.load(sys.stdin)["hits"][0]; print(hit["citation"], "|", hit["snippet"])'
+kill "$server"; wait "$server" 2>/dev/null || true
 step "llmforge entities"
 COLUMNS="${COLUMNS:-110}" lf entities --limit 25
 step "llmforge status"
