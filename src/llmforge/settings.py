@@ -127,8 +127,9 @@ SETTINGS: tuple[Setting, ...] = (
             "Address `llmforge serve` binds to (loopback until authentication is configured)."),
     Setting("serve.port", int, 8000, "Port of `llmforge serve`."),
     Setting("serve.max_upload_mb", float, 100.0, "Largest request body (and uploaded file) accepted, in MB."),
-    Setting("serve.model", str, "qwen2.5-coder-0.5b-instruct",
-            "Language model: a packaged one (qwen2.5-coder-0.5b-instruct, gemma3-270m) or a .gguf path."),
+    Setting("serve.model", str, "qwen2.5-coder-1.5b-instruct",
+            "Language model: a packaged one (qwen2.5-coder-1.5b-instruct, qwen2.5-coder-0.5b-instruct, "
+            "gemma3-270m) or a .gguf path."),
     Setting("serve.lora", str, "", "A GGUF LoRA adapter applied over serve.model at load ('' for none)."),
     Setting("serve.n_ctx", int, 4096, "Context window of the language model, in tokens."),
     Setting("serve.threads", int, 0, "CPU threads for generation (0: one per core)."),
