@@ -90,3 +90,12 @@ def test_every_setting_is_documented_in_readme() -> None:
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
     missing = [s.name for s in SETTINGS if f"`{s.name}`" not in readme]
     assert not missing, f"settings missing from README.md: {missing}"
+
+
+@pytest.mark.parametrize("variable, raw, message", [
+    ("LLMFORGE_SEARCH_VECTOR_WEIGHT", "1.5", "at most 1"),
+    ("LLMFORGE_INGEST_TIMEOUT", "nan", "must not be negative"),
+])
+def test_ranges_are_checked(variable: str, raw: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_settings(None, environ={variable: raw})

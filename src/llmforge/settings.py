@@ -32,6 +32,7 @@ class Setting:
     default: SettingValue
     help: str
     choices: tuple[str, ...] = ()
+    high: float | None = None      # largest allowed value of a number (all numbers are >= 0)
 
     @property
     def env_var(self) -> str:
@@ -49,8 +50,10 @@ class Setting:
             raise ConfigError(
                 f"{origin}: {self.name} must be one of {', '.join(self.choices)}, got {value!r}"
             )
-        if self.type in (int, float) and converted < 0:
+        if self.type in (int, float) and not converted >= 0:  # also refuses NaN
             raise ConfigError(f"{origin}: {self.name} must not be negative, got {value!r}")
+        if self.high is not None and converted > self.high:
+            raise ConfigError(f"{origin}: {self.name} must be at most {self.high:g}, got {value!r}")
         return converted
 
 
@@ -119,7 +122,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("search.mode", str, "hybrid", "Default search mode.", choices=("hybrid", "vector", "keyword")),
     Setting("search.k", int, 5, "Results returned by default."),
     Setting("search.vector_weight", float, 0.4,
-            "Weight of the vector score in hybrid search (min-max fusion; the rest is keyword)."),
+            "Weight of the vector score in hybrid search (min-max fusion; the rest is keyword).", high=1.0),
     Setting("search.vector_index_min_rows", int, 50000,
             "Build an IVF-PQ vector index once the table has this many chunks (brute force below)."),
     Setting("search.max_query_chars", int, 2000, "Longest query accepted, in characters."),
@@ -138,11 +141,11 @@ SETTINGS: tuple[Setting, ...] = (
             choices=("auto", "PASSIVE", "ACTIVE")),
     Setting("rag.k", int, 6, "Passages retrieved for an answer."),
     Setting("rag.min_score", float, 0.3,
-            "Below this best vector similarity the answer may be 'not in the documents' (no generation)..."),
+            "Below this best vector similarity the answer may be 'not in the documents' (no generation)...", high=1.0),
     Setting("rag.min_coverage", float, 0.6,
-            "...or below this share of the question's content words found in a passage (both must fail)."),
+            "...or below this share of the question's content words found in a passage (both must fail).", high=1.0),
     Setting("rag.min_grounding", float, 0.5,
-            "Share of the answer's content words that must appear in the passages, else 'not in the documents'."),
+            "Share of the answer's content words that must appear in the passages, else 'not in the documents'.", high=1.0),
     Setting("rag.max_tokens", int, 256, "Longest generated answer, in tokens."),
 )
 

@@ -23,7 +23,8 @@ _migrated: set[Path] = set()
 
 
 def _is_lock_conflict(exc: duckdb.Error) -> bool:
-    return "lock" in str(exc).lower()
+    message = str(exc).lower()
+    return "could not set lock" in message or "conflicting lock" in message
 
 
 def _open(path: Path, timeout: float) -> duckdb.DuckDBPyConnection:
