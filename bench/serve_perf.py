@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import socket
 import statistics
 import sys
@@ -51,7 +52,8 @@ def native_generation(runtime, tokens: int) -> dict[str, float]:  # noqa: ANN001
     llm.reset()
     llama_cpp.llama_perf_context_reset(llm.ctx)
     started = time.perf_counter()
-    out = llm.create_completion(PROMPT, max_tokens=tokens, temperature=0.0)
+    # on the runtime's own thread, like a served request, so both sides share threads and OpenMP team
+    out = runtime._call(llm.create_completion, prompt=PROMPT, max_tokens=tokens, temperature=0.0)
     wall = time.perf_counter() - started
     perf = llama_cpp.llama_perf_context(llm.ctx)
     generated = out["usage"]["completion_tokens"]
@@ -134,9 +136,6 @@ def main() -> None:
         project = init_project(Path(tmp) / "project")
         ingest_paths(project, [REPO / "examples" / "sample"], recursive=True)
         structure_project(project)
-        project.settings  # noqa: B018 — loaded before the override below
-        import os
-
         os.environ["LLMFORGE_SERVE_MODEL"] = args.model
         project.reload_settings()
         runtime = get_runtime(project)
@@ -160,16 +159,21 @@ def main() -> None:
         finally:
             server.should_exit = True
             thread.join(30)
+    import resource
+
+    peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # model, index and server
     bandwidth = memory_bandwidth_gbs()
     model_bytes = PACKAGED[args.model].size
     result = {**native, **http, "ceiling_tokens_per_s": bandwidth * 1e9 / model_bytes, "bandwidth_gbs": bandwidth,
               "ratio_http_vs_native": http["http_tokens_per_s"] / native["native_decode_tokens_per_s"],
               "ratio_http_vs_binding": http["http_tokens_per_s"] / native["binding_tokens_per_s"],
               "ratio_stream_vs_native": http["http_stream_tokens_per_s"] / native["native_decode_tokens_per_s"],
-              "load": loads}
+              "peak_rss_mb": peak_rss_mb, "load": loads}
+    result["omp_wait_policy"] = os.environ.get("OMP_WAIT_POLICY", "default")
     if args.json:
         print(json.dumps(result, indent=2))
         return
+    print(f"OMP_WAIT_POLICY={result['omp_wait_policy']}")
     print(f"llama.cpp decode (native timers) {result['native_decode_tokens_per_s']:6.1f} tok/s; "
           f"prompt {result['native_prompt_tokens_per_s']:.1f} tok/s")
     print(f"llama-cpp-python call            {result['binding_tokens_per_s']:6.1f} tok/s (wall, incl. prompt)")
@@ -177,6 +181,7 @@ def main() -> None:
           f"{result['ratio_http_vs_native']:.2f} vs native decode, {result['ratio_http_vs_binding']:.2f} vs the call")
     print(f"HTTP streaming                   {result['http_stream_tokens_per_s']:6.1f} tok/s  ratio "
           f"{result['ratio_stream_vs_native']:.2f}; first token after {result['http_stream_ttft_s'] * 1000:.0f} ms")
+    print(f"peak memory of the serving process (model, embedder, index): {peak_rss_mb:.0f} MB")
     print(f"ceiling: {bandwidth:.1f} GB/s over {model_bytes / 1e6:.0f} MB = {result['ceiling_tokens_per_s']:.0f} tok/s")
     for row in loads:
         print(f"{row['route']:<12} {row['clients']:>2} clients: {row['requests_per_s']:7.1f} req/s  "
