@@ -12,7 +12,7 @@ class ExtractedPage:
     text: str
     method: str                        # text-layer, ocr:tesseract, docx, text, none
     ocr_confidence: float | None = None
-    language: str = ""
+    language: str = ""                 # set by extract_file from the normalised text, for every kind
     deskew_angle: float | None = None
 
 
