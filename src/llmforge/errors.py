@@ -13,7 +13,8 @@ line on stderr and the exit code it carries, never a traceback (``--debug`` show
     ├── NotFoundError                       no such document, setting value, model ...
     ├── BlobError                           the blob store: missing blob, bad key
     │   └── IntegrityError                  stored bytes do not match their hash or tag
-    └── IngestError                         one input file cannot be ingested (the batch goes on)
+    ├── IngestError                         one input file cannot be ingested (the batch goes on)
+    └── TrainError                          a dataset, base model, training run or export cannot proceed
 """
 
 from __future__ import annotations
@@ -62,4 +63,8 @@ class IntegrityError(BlobError):
 
 
 class IngestError(LlmforgeError):
+    pass
+
+
+class TrainError(LlmforgeError):
     pass

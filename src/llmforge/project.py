@@ -30,7 +30,7 @@ from llmforge.settings import Settings, default_toml, load_settings, write_setti
 
 PROJECT_ENV = "LLMFORGE_PROJECT"
 SETTINGS_FILE = "llmforge.toml"
-SUBDIRS = ("blobs", "lancedb", "models", "runs", "secrets", "logs")
+SUBDIRS = ("blobs", "lancedb", "datasets", "models", "runs", "secrets", "logs")
 BLOB_KEY = "blob.key"
 
 

@@ -147,6 +147,27 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("rag.min_grounding", float, 0.5,
             "Share of the answer's content words that must appear in the passages, else 'not in the documents'.", high=1.0),
     Setting("rag.max_tokens", int, 256, "Longest generated answer, in tokens."),
+    Setting("train.base", str, "qwen2.5-coder-0.5b-instruct",
+            "Base model for fine-tuning: a packaged model name, a Hugging Face model directory or a .gguf path."),
+    Setting("train.backend", str, "auto", "Training backend: auto (unsloth on a CUDA GPU where installed, "
+            "else peft), unsloth or peft.", choices=("auto", "unsloth", "peft")),
+    Setting("train.epochs", float, 1.0, "Passes over the training split (ignored when train.max_steps > 0)."),
+    Setting("train.max_steps", int, 0, "Optimizer steps to run (0: as many as train.epochs takes)."),
+    Setting("train.seq_len", int, 256, "Tokens per training sequence (longer examples are cut)."),
+    Setting("train.batch_size", int, 1, "Sequences per micro-batch."),
+    Setting("train.grad_accum", int, 4, "Micro-batches accumulated per optimizer step."),
+    Setting("train.lr", float, 2e-4, "Peak learning rate (linear warm-up, then linear decay)."),
+    Setting("train.warmup_steps", int, 5, "Warm-up steps of the learning rate."),
+    Setting("train.lora_r", int, 16, "LoRA rank."),
+    Setting("train.lora_alpha", int, 32, "LoRA alpha (scale = alpha / r)."),
+    Setting("train.lora_dropout", float, 0.05, "Dropout on the LoRA path.", high=1.0),
+    Setting("train.checkpoint_steps", int, 50, "Save a resumable checkpoint every this many steps."),
+    Setting("train.eval_fraction", float, 0.1,
+            "Share of documents held out for evaluation when a dataset is built.", high=1.0),
+    Setting("train.seed", int, 0, "Random seed of splits, LoRA initialisation and data order."),
+    Setting("train.llama_cpp_source", str, "",
+            "llama-cpp-python source archive (or unpacked llama.cpp folder) holding the GGUF converters "
+            "('' : look in the wheel cache that scripts/setup.sh fills)."),
 )
 
 _BY_NAME = {setting.name: setting for setting in SETTINGS}

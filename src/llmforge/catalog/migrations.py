@@ -155,4 +155,12 @@ MIGRATIONS: tuple[Migration, ...] = (
         );
         """,
     ),
+    Migration(
+        "007_training_jobs",
+        """
+        ALTER TABLE jobs ADD COLUMN step INTEGER;
+        ALTER TABLE jobs ADD COLUMN total_steps INTEGER;
+        ALTER TABLE jobs ADD COLUMN last_loss DOUBLE;
+        """,
+    ),
 )

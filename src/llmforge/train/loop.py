@@ -1,0 +1,249 @@
+"""The training loop: LoRA over a causal LM, AdamW, checkpoints, resume and a clean stop.
+
+A plain loop rather than transformers' ``Trainer``: it packs text into full sequences (no compute
+spent on padding), checkpoints atomically, resumes at the exact micro-batch after a crash, stops
+between steps when asked, and reports loss and tokens/s per step. Data order is a pure function
+of the seed and the epoch, so a resumed run sees the batches the crashed one would have.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import resource
+import shutil
+import time
+from collections.abc import Callable, Sequence as Seq
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from llmforge.errors import TrainError
+from llmforge.train.recipe import Recipe, Sequence, collate, encode_rows
+
+KEEP_CHECKPOINTS = 2
+EVAL_MAX_SEQUENCES = 256
+
+
+@dataclass(frozen=True)
+class StepInfo:
+    step: int
+    total_steps: int
+    loss: float
+    tokens_per_s: float
+    lr: float
+    elapsed_s: float
+
+    @property
+    def eta_s(self) -> float:
+        return self.elapsed_s / max(self.step, 1) * (self.total_steps - self.step)
+
+
+@dataclass
+class Outcome:
+    stopped: bool
+    step: int
+    total_steps: int
+    train_loss: float | None
+    tokens: int
+    seconds: float
+    metrics: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def tokens_per_s(self) -> float:
+        return self.tokens / self.seconds if self.seconds else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "tokens_per_s": round(self.tokens_per_s, 1)}
+
+
+def micro_batches(sequences: list[Sequence], batch_size: int, seed: int, epoch: int) -> list[list[int]]:
+    """Indices of each micro-batch of one epoch, in a shuffled order fixed by (seed, epoch)."""
+    import torch
+
+    order = torch.randperm(len(sequences), generator=torch.Generator().manual_seed(seed * 1000 + epoch)).tolist()
+    return [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+
+
+def total_steps(n_sequences: int, recipe: Recipe) -> int:
+    if recipe.max_steps:
+        return recipe.max_steps
+    per_epoch = math.ceil(n_sequences / recipe.batch_size)
+    return max(1, math.ceil(recipe.epochs * per_epoch / recipe.grad_accum))
+
+
+def schedule(recipe: Recipe, steps: int) -> Callable[[int], float]:
+    """Learning-rate factor: linear warm-up, then linear decay to zero at the last step."""
+    warm = min(recipe.warmup_steps, max(steps - 1, 0))
+
+    def factor(step: int) -> float:
+        if step < warm:
+            return (step + 1) / (warm + 1)
+        return max(0.0, (steps - step) / max(steps - warm, 1))
+
+    return factor
+
+
+def device_of(model: Any) -> Any:
+    return next(model.parameters()).device
+
+
+def mean_loss(model: Any, sequences: Seq[Sequence], batch_size: int, pad_id: int) -> float:
+    """Mean next-token loss over the label tokens of ``sequences`` (no gradients)."""
+    import torch
+
+    total, count = 0.0, 0
+    device = device_of(model)
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        for start in range(0, len(sequences), batch_size):
+            batch = collate(list(sequences[start:start + batch_size]), pad_id)
+            tokens = int((batch["labels"][:, 1:] != -100).sum())
+            if not tokens:
+                continue
+            out = model(**{k: v.to(device) for k, v in batch.items()})
+            total += out.loss.item() * tokens
+            count += tokens
+    model.train(was_training)
+    if not count:
+        raise TrainError("nothing to evaluate: the evaluation split has no usable tokens")
+    return total / count
+
+
+def perplexity(loss: float) -> float:
+    return math.exp(min(loss, 50.0))
+
+
+class Checkpoints:
+    """``run_dir/checkpoints/step-NNNNNN/``: adapter weights, optimizer, scheduler and counters."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.root = run_dir / "checkpoints"
+
+    def latest(self) -> Path | None:
+        done = sorted(p for p in self.root.glob("step-*") if (p / "state.json").is_file())
+        return done[-1] if done else None
+
+    def save(self, model: Any, optimizer: Any, scheduler: Any, state: dict[str, Any]) -> Path:
+        import torch
+
+        self.root.mkdir(parents=True, exist_ok=True)
+        final = self.root / f"step-{state['step']:06d}"
+        partial = self.root / f".partial-{state['step']:06d}-{os.getpid()}"
+        shutil.rmtree(partial, ignore_errors=True)
+        try:
+            model.save_pretrained(partial / "adapter")
+            torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                        "rng": torch.get_rng_state()}, partial / "optimizer.pt")
+            (partial / "state.json").write_text(json.dumps(state) + "\n")
+            shutil.rmtree(final, ignore_errors=True)
+            os.replace(partial, final)
+        except OSError as exc:
+            shutil.rmtree(partial, ignore_errors=True)
+            raise TrainError(f"could not write checkpoint step {state['step']} in {self.root}: "
+                             f"{exc.strerror or exc} (the previous checkpoint is kept)") from exc
+        for old in sorted(p for p in self.root.glob("step-*") if p != final)[:-(KEEP_CHECKPOINTS - 1) or None]:
+            shutil.rmtree(old, ignore_errors=True)
+        return final
+
+    def restore(self, path: Path, model: Any, optimizer: Any, scheduler: Any) -> dict[str, Any]:
+        import torch
+        from peft import set_peft_model_state_dict
+        from safetensors.torch import load_file
+
+        weights = load_file(str(path / "adapter" / "adapter_model.safetensors"), device=str(device_of(model)))
+        set_peft_model_state_dict(model, weights)
+        saved = torch.load(path / "optimizer.pt", map_location=device_of(model), weights_only=False)
+        optimizer.load_state_dict(saved["optimizer"])
+        scheduler.load_state_dict(saved["scheduler"])
+        torch.set_rng_state(saved["rng"].cpu())   # dropout masks continue as if never interrupted
+        return json.loads((path / "state.json").read_text())
+
+
+def train_lora(model: Any, tokenizer: Any, architecture: str, train_rows: Seq[dict[str, Any]],
+               eval_rows: Seq[dict[str, Any]], recipe: Recipe, run_dir: Path, *,
+               on_step: Callable[[StepInfo], None] | None = None,
+               should_stop: Callable[[], bool] = lambda: False,
+               on_checkpoint: Callable[[int], None] | None = None) -> Outcome:
+    """Train the LoRA weights of ``model`` (a peft model) and measure held-out loss before and after.
+
+    Resumes from the newest checkpoint in ``run_dir`` when there is one. Returns with
+    ``stopped=True`` (after saving a checkpoint) when ``should_stop()`` turns true.
+    """
+    import torch
+
+    torch.manual_seed(recipe.seed)
+    train = encode_rows(tokenizer, architecture, train_rows, recipe.seq_len)
+    if not train:
+        raise TrainError("the training split has no usable examples (empty texts, or replies cut off by seq_len)")
+    evaluation = encode_rows(tokenizer, architecture, eval_rows, recipe.seq_len)[:EVAL_MAX_SEQUENCES]
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else (tokenizer.eos_token_id or 0)
+    steps = total_steps(len(train), recipe)
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=recipe.lr, weight_decay=0.0)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule(recipe, steps))
+    checkpoints = Checkpoints(run_dir)
+    state: dict[str, Any] = {"step": 0, "tokens": 0, "seconds": 0.0, "losses": [], "metrics": {}}
+    if (latest := checkpoints.latest()) is not None:
+        state = checkpoints.restore(latest, model, optimizer, scheduler)
+    elif evaluation:
+        with model.disable_adapter():
+            base_loss = mean_loss(model, evaluation, recipe.batch_size, pad_id)
+        state["metrics"].update(base_eval_loss=base_loss, base_eval_perplexity=perplexity(base_loss))
+
+    device = device_of(model)
+    per_epoch = math.ceil(len(train) / recipe.batch_size)
+    model.train()
+    started = time.perf_counter() - state["seconds"]
+    stopped = False
+    while state["step"] < steps:
+        if should_stop():
+            stopped = True
+            break
+        step_loss, step_tokens = 0.0, 0
+        for micro in range(recipe.grad_accum):
+            index = state["step"] * recipe.grad_accum + micro
+            epoch, position = divmod(index, per_epoch)
+            batch = collate([train[i] for i in micro_batches(train, recipe.batch_size, recipe.seed, epoch)[position]],
+                            pad_id)
+            out = model(**{k: v.to(device) for k, v in batch.items()})
+            (out.loss / recipe.grad_accum).backward()
+            step_loss += out.loss.item() / recipe.grad_accum
+            step_tokens += int(batch["attention_mask"].sum())
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad(set_to_none=True)
+        if not math.isfinite(step_loss):
+            raise TrainError(f"the loss became {step_loss} at step {state['step'] + 1}: lower the learning rate")
+        state["step"] += 1
+        state["tokens"] += step_tokens
+        state["seconds"] = time.perf_counter() - started
+        state["losses"].append(round(step_loss, 5))
+        if on_step:
+            on_step(StepInfo(state["step"], steps, step_loss, state["tokens"] / max(state["seconds"], 1e-9),
+                             scheduler.get_last_lr()[0], state["seconds"]))
+        if state["step"] % recipe.checkpoint_steps == 0 and state["step"] < steps:
+            checkpoints.save(model, optimizer, scheduler, state)
+            if on_checkpoint:
+                on_checkpoint(state["step"])
+    if stopped:
+        if state["step"]:
+            checkpoints.save(model, optimizer, scheduler, state)
+        return Outcome(True, state["step"], steps, _recent(state["losses"]), state["tokens"], state["seconds"],
+                       state["metrics"])
+    metrics = dict(state["metrics"])
+    if evaluation:
+        loss = mean_loss(model, evaluation, recipe.batch_size, pad_id)
+        metrics.update(eval_loss=loss, eval_perplexity=perplexity(loss), eval_sequences=len(evaluation))
+    metrics["train_loss"] = _recent(state["losses"])
+    metrics["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return Outcome(False, state["step"], steps, metrics["train_loss"], state["tokens"], state["seconds"], metrics)
+
+
+def _recent(losses: list[float], window: int = 10) -> float | None:
+    """Mean loss of the last few steps (one step's loss is noisy)."""
+    tail = losses[-window:]
+    return round(sum(tail) / len(tail), 5) if tail else None

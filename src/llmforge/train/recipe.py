@@ -1,0 +1,148 @@
+"""The training recipe: hyper-parameters from settings and options, and how rows become tokens.
+
+One recipe whatever the backend: the same rows give the same token ids and loss masks, so a run on
+Unsloth and a run on peft differ only in the kernels underneath.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any
+
+IGNORE = -100   # label of tokens that carry no loss (prompts, padding)
+
+# Turn formats for base models without a chat template; the same ones the llama.cpp runtime falls
+# back to when serving (see serve.runtime), so a model learns the format it will be served with.
+GEMMA_TURNS = ("<start_of_turn>{role}\n", "<end_of_turn>\n", "<start_of_turn>model\n")
+CHATML_TURNS = ("<|im_start|>{role}\n", "<|im_end|>\n", "<|im_start|>assistant\n")
+
+
+@dataclass(frozen=True)
+class Recipe:
+    seq_len: int = 256
+    batch_size: int = 1
+    grad_accum: int = 4
+    lr: float = 2e-4
+    warmup_steps: int = 5
+    epochs: float = 1.0
+    max_steps: int = 0
+    lora_r: int = 16
+    lora_alpha: int = 32
+    lora_dropout: float = 0.05
+    checkpoint_steps: int = 50
+    seed: int = 0
+
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, Any], **overrides: Any) -> Recipe:
+        """Settings ``train.<field>``, then the given overrides (None values ignored)."""
+        values = {f.name: settings[f"train.{f.name}"] for f in fields(cls)}
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values).checked()
+
+    def checked(self) -> Recipe:
+        from llmforge.errors import UsageError
+
+        positive = ("seq_len", "batch_size", "grad_accum", "lora_r", "lora_alpha", "checkpoint_steps")
+        for name in positive:
+            if getattr(self, name) < 1:
+                raise UsageError(f"{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
+        if not 0 < self.lr < 1:
+            raise UsageError(f"learning rate must be between 0 and 1, got {self.lr}")
+        if self.max_steps < 0 or self.epochs <= 0:
+            raise UsageError("epochs must be positive and max-steps non-negative")
+        return self
+
+    def replace(self, **changes: Any) -> Recipe:
+        return replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Sequence:
+    input_ids: list[int]
+    labels: list[int]
+
+    @property
+    def trained_tokens(self) -> int:
+        return sum(1 for label in self.labels[1:] if label != IGNORE)
+
+
+def turn_format(tokenizer: Any, architecture: str) -> tuple[str, str, str] | None:
+    """None when the tokenizer has its own chat template, else the turn strings to use."""
+    if getattr(tokenizer, "chat_template", None):
+        return None
+    return GEMMA_TURNS if architecture.startswith("gemma") else CHATML_TURNS
+
+
+def render_chat(tokenizer: Any, architecture: str, messages: list[dict[str, str]]) -> tuple[str, str]:
+    """(prompt, completion): everything up to the last assistant turn, and that turn."""
+    turns = turn_format(tokenizer, architecture)
+    if turns is None:
+        prompt = tokenizer.apply_chat_template(messages[:-1], tokenize=False, add_generation_prompt=True)
+        full = tokenizer.apply_chat_template(messages, tokenize=False)
+        if not full.startswith(prompt):   # a template that rewrites history; train on the whole text
+            return "", full
+        return prompt, full[len(prompt):]
+    opening, closing, reply = turns
+    system = "\n\n".join(m["content"] for m in messages if m["role"] == "system")
+    history = [dict(m) for m in messages[:-1] if m["role"] != "system"]
+    if system and history:
+        history[0]["content"] = f"{system}\n\n{history[0]['content']}"
+    role_name = "model" if turns is GEMMA_TURNS else "assistant"
+    prompt = "".join(opening.format(role=role_name if m["role"] == "assistant" else m["role"])
+                     + m["content"] + closing for m in history)
+    return prompt + reply, messages[-1]["content"] + closing
+
+
+def encode_rows(tokenizer: Any, architecture: str, rows: Iterable[Mapping[str, Any]], seq_len: int) -> list[Sequence]:
+    """Token sequences for training or evaluation.
+
+    Text rows (continued pre-training) are joined with end-of-text tokens and cut into blocks of
+    ``seq_len`` (packing wastes no compute on padding); chat rows become one sequence each, loss
+    on the assistant's reply only, cut at ``seq_len``.
+    """
+    eos = tokenizer.eos_token_id
+    stream: list[int] = []
+    sequences: list[Sequence] = []
+    for row in rows:
+        if row["kind"] == "text":
+            stream.extend(_ids(tokenizer, row["text"], first=not stream))
+            if eos is not None:
+                stream.append(eos)
+            continue
+        prompt, completion = render_chat(tokenizer, architecture, list(row["messages"]))
+        prompt_ids = _ids(tokenizer, prompt, first=True) if prompt else []
+        completion_ids = _ids(tokenizer, completion, first=not prompt_ids)
+        ids = (prompt_ids + completion_ids)[:seq_len]
+        labels = ([IGNORE] * len(prompt_ids) + completion_ids)[:seq_len]
+        if any(label != IGNORE for label in labels[1:]):
+            sequences.append(Sequence(ids, labels))
+    for start in range(0, len(stream), seq_len):
+        block = stream[start:start + seq_len]
+        if len(block) >= 8:   # a last scrap of a few tokens teaches nothing
+            sequences.append(Sequence(block, list(block)))
+    return sequences
+
+
+def _ids(tokenizer: Any, text: str, *, first: bool) -> list[int]:
+    """Token ids of ``text``; the model's BOS (if it has one) only at the start of a sequence."""
+    return list(tokenizer(text, add_special_tokens=first)["input_ids"])
+
+
+def collate(batch: list[Sequence], pad_id: int) -> dict[str, Any]:
+    """Right-padded tensors: input_ids, attention_mask and labels (padding carries no loss)."""
+    import torch
+
+    width = max(len(s.input_ids) for s in batch)
+    ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
+    labels = torch.full((len(batch), width), IGNORE, dtype=torch.long)
+    mask = torch.zeros((len(batch), width), dtype=torch.long)
+    for i, seq in enumerate(batch):
+        n = len(seq.input_ids)
+        ids[i, :n] = torch.tensor(seq.input_ids)
+        labels[i, :n] = torch.tensor(seq.labels)
+        mask[i, :n] = 1
+    return {"input_ids": ids, "attention_mask": mask, "labels": labels}

@@ -1,0 +1,148 @@
+"""The training recipe and loop on a tiny model built in code: masks, packing, learning, resume."""
+
+from __future__ import annotations
+
+import errno
+from pathlib import Path
+
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("peft")
+
+from llmforge.errors import TrainError  # noqa: E402
+from llmforge.train import backends  # noqa: E402
+from llmforge.train.loop import Checkpoints, micro_batches, total_steps, train_lora  # noqa: E402
+from llmforge.train.recipe import IGNORE, Recipe, encode_rows, render_chat  # noqa: E402
+from llmforge.train.tiny import SAMPLE_TEXT, build_tiny_model  # noqa: E402
+
+CHAT = {"kind": "chat", "messages": [{"role": "system", "content": "Be brief."},
+                                     {"role": "user", "content": "What is the capital of France?"},
+                                     {"role": "assistant", "content": "Paris."}]}
+TEXT = {"kind": "text", "text": SAMPLE_TEXT * 4}
+
+
+class Base:
+    def __init__(self, path: Path) -> None:
+        self.hf_dir = path
+        self.architecture = "qwen2"
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> Base:
+    return Base(build_tiny_model(tmp_path_factory.mktemp("tiny") / "model", [SAMPLE_TEXT]))
+
+
+def load(tiny: Base, recipe: Recipe):  # noqa: ANN201
+    return backends.BACKENDS["peft"].load(tiny, recipe)
+
+
+def test_chat_rows_train_on_the_reply_only(tiny: Base) -> None:
+    _, tokenizer = load(tiny, Recipe())
+    (seq,) = encode_rows(tokenizer, "qwen2", [CHAT], 256)
+    prompt, reply = render_chat(tokenizer, "qwen2", CHAT["messages"])
+    assert prompt.endswith("<|im_start|>assistant\n") and reply.startswith("Paris.")
+    trained = [i for i, label in zip(seq.input_ids, seq.labels) if label != IGNORE]
+    assert tokenizer.decode(trained).startswith("Paris.")
+    assert seq.labels[0] == IGNORE and len(seq.labels) == len(seq.input_ids)
+
+
+def test_text_rows_are_packed_into_full_blocks(tiny: Base) -> None:
+    _, tokenizer = load(tiny, Recipe())
+    sequences = encode_rows(tokenizer, "qwen2", [TEXT, TEXT, TEXT], 32)
+    assert len(sequences) > 3
+    assert all(len(s.input_ids) == 32 for s in sequences[:-1])
+    assert all(s.labels == s.input_ids for s in sequences)
+
+
+def test_models_without_a_chat_template_get_the_serving_fallback(tiny: Base) -> None:
+    _, tokenizer = load(tiny, Recipe())
+    tokenizer.chat_template = None
+    prompt, reply = render_chat(tokenizer, "gemma3", CHAT["messages"])
+    assert prompt == "<start_of_turn>user\nBe brief.\n\nWhat is the capital of France?<end_of_turn>\n<start_of_turn>model\n"
+    assert reply == "Paris.<end_of_turn>\n"
+
+
+def test_data_order_is_fixed_by_seed_and_epoch() -> None:
+    seqs = list(range(10))
+    assert micro_batches(seqs, 3, 0, 0) == micro_batches(seqs, 3, 0, 0)
+    assert micro_batches(seqs, 3, 0, 0) != micro_batches(seqs, 3, 0, 1)
+    assert sorted(i for batch in micro_batches(seqs, 3, 0, 0) for i in batch) == seqs
+    assert total_steps(10, Recipe(batch_size=2, grad_accum=2, epochs=2)) == 5
+    assert total_steps(10, Recipe(max_steps=7)) == 7
+
+
+def test_training_lowers_held_out_loss(tiny: Base, tmp_path: Path) -> None:
+    recipe = Recipe(seq_len=64, max_steps=30, grad_accum=1, lr=1e-2, warmup_steps=2, checkpoint_steps=100)
+    model, tokenizer = load(tiny, recipe)
+    outcome = train_lora(model, tokenizer, "qwen2", [TEXT, CHAT] * 3, [TEXT], recipe, tmp_path)
+    assert not outcome.stopped and outcome.step == 30 and outcome.tokens > 0
+    assert outcome.metrics["eval_perplexity"] < 0.8 * outcome.metrics["base_eval_perplexity"]
+
+
+def _adapter(model) -> dict[str, torch.Tensor]:  # noqa: ANN001
+    return {k: v.detach().clone() for k, v in model.state_dict().items() if "lora_" in k}
+
+
+def test_a_stopped_run_resumes_to_the_same_weights(tiny: Base, tmp_path: Path) -> None:
+    recipe = Recipe(seq_len=48, max_steps=8, grad_accum=2, lr=5e-3, checkpoint_steps=3, lora_dropout=0.1)
+    rows = [TEXT, CHAT, TEXT, CHAT]
+    model, tokenizer = load(tiny, recipe)
+    straight = train_lora(model, tokenizer, "qwen2", rows, [TEXT], recipe, tmp_path / "a")
+    expected = _adapter(model)
+
+    steps: list[int] = []
+    model, tokenizer = load(tiny, recipe)
+    stopped = train_lora(model, tokenizer, "qwen2", rows, [TEXT], recipe, tmp_path / "b",
+                         on_step=lambda info: steps.append(info.step), should_stop=lambda: len(steps) >= 5)
+    assert stopped.stopped and stopped.step == 5
+    assert Checkpoints(tmp_path / "b").latest().name == "step-000005"
+    model, tokenizer = load(tiny, recipe)   # a fresh process would start like this
+    resumed = train_lora(model, tokenizer, "qwen2", rows, [TEXT], recipe, tmp_path / "b")
+    assert resumed.step == 8 and not resumed.stopped
+    for name, tensor in _adapter(model).items():
+        torch.testing.assert_close(tensor, expected[name], rtol=1e-5, atol=1e-6)
+    assert resumed.metrics["eval_loss"] == pytest.approx(straight.metrics["eval_loss"], rel=1e-5)
+
+
+def test_only_the_newest_checkpoints_are_kept(tiny: Base, tmp_path: Path) -> None:
+    recipe = Recipe(seq_len=32, max_steps=9, grad_accum=1, checkpoint_steps=2)
+    model, tokenizer = load(tiny, recipe)
+    train_lora(model, tokenizer, "qwen2", [TEXT], [], recipe, tmp_path)
+    assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == ["step-000006", "step-000008"]
+
+
+def test_a_full_disk_during_a_checkpoint_keeps_the_previous_one(tiny: Base, tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    recipe = Recipe(seq_len=32, max_steps=6, grad_accum=1, checkpoint_steps=2)
+    model, tokenizer = load(tiny, recipe)
+    real_save = model.save_pretrained
+    calls = []
+
+    def save(path, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        calls.append(path)
+        if len(calls) == 2:   # the second checkpoint finds the disk full
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_save(path, *args, **kwargs)
+
+    monkeypatch.setattr(model, "save_pretrained", save)
+    with pytest.raises(TrainError, match="No space left on device.*previous checkpoint is kept"):
+        train_lora(model, tokenizer, "qwen2", [TEXT], [], recipe, tmp_path)
+    names = sorted(p.name for p in (tmp_path / "checkpoints").iterdir())
+    assert names == ["step-000002"]   # no half-written checkpoint left behind
+
+
+def test_a_dataset_with_nothing_to_learn_is_refused(tiny: Base, tmp_path: Path) -> None:
+    recipe = Recipe(seq_len=16)
+    model, tokenizer = load(tiny, recipe)
+    with pytest.raises(TrainError, match="no usable examples"):
+        train_lora(model, tokenizer, "qwen2", [{"kind": "text", "text": "hi"}], [], recipe, tmp_path)
+
+
+def test_recipe_values_are_checked() -> None:
+    from llmforge.errors import UsageError
+
+    with pytest.raises(UsageError, match="lora-r"):
+        Recipe(lora_r=0).checked()
+    with pytest.raises(UsageError, match="learning rate"):
+        Recipe(lr=0).checked()
