@@ -30,7 +30,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from llmforge._version import __version__
-from llmforge.errors import (CatalogLockedError, IngestError, LlmforgeError, LockError, NotFoundError,
+from llmforge.errors import (CatalogLockedError, IngestError, LlmforgeError, LockError, NotFoundError, TrainError,
                              UsageError)
 from llmforge.project import Project
 from llmforge.serve.auth import require
@@ -39,7 +39,8 @@ from llmforge.serve.metrics import Metrics
 from llmforge.serve.usage import UsageRecorder, usage_summary
 
 MB = 1_000_000
-_STATUS = {UsageError: 400, NotFoundError: 404, IngestError: 422, LockError: 503, CatalogLockedError: 503}
+_STATUS = {UsageError: 400, NotFoundError: 404, IngestError: 422, TrainError: 409, LockError: 503,
+           CatalogLockedError: 503}
 
 
 class SearchRequest(BaseModel):
@@ -217,10 +218,12 @@ def _add_routes(app: FastAPI, project: Project) -> None:
     @app.get("/v1/models", tags=["openai"])
     def models(_caller: Any = Depends(require("models:read"))) -> dict[str, Any]:
         from llmforge.packaged import PACKAGED
+        from llmforge.registry import list_versions
 
         from llmforge.serve.agents import list_agents
 
-        names = [str(project.settings["serve.model"]), *PACKAGED, "agent:default",
+        trained = [ref for v in list_versions(project) if v.promoted for ref in (v.name, v.ref)]
+        names = [str(project.settings["serve.model"]), *PACKAGED, *trained, "agent:default",
                  *(f"agent:{a['name']}" for a in list_agents(project)), str(project.settings["structure.embedder"])]
         return {"object": "list", "data": [{"id": name, "object": "model", "created": 0, "owned_by": "llmforge"}
                                            for name in dict.fromkeys(names)]}

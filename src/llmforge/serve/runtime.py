@@ -42,20 +42,48 @@ def set_omp_wait_policy(policy: str) -> None:
 
 
 def resolve_model(project: Project, name: str) -> Path:
-    """A GGUF path for ``name``: a file path, or a packaged model assembled into the project."""
+    """The GGUF to load for ``name`` (see :func:`resolve_model_files`, which adds the LoRA)."""
+    return resolve_model_files(project, name)[0]
+
+
+def resolve_model_files(project: Project, name: str) -> tuple[Path, Path | None]:
+    """The GGUF to load for ``name`` and the LoRA GGUF to apply over it, if any.
+
+    ``name`` is, in this order: a .gguf path, a packaged model (assembled into the project), or a
+    repository model, ``NAME`` (its promoted version) or ``NAME@vN`` (see :mod:`llmforge.registry`).
+    """
+    from llmforge import registry
     from llmforge.packaged import PACKAGED, assemble
 
     path = Path(name).expanduser()
     if path.suffix == ".gguf":
-        if not path.is_file():
-            raise NotFoundError(f"model file {path} does not exist")
-        with open(path, "rb") as handle:
-            if handle.read(4) != b"GGUF":
-                raise UsageError(f"{path} is not a GGUF model file")
-        return path
+        return _checked_gguf(path), None
     if name in PACKAGED:
-        return assemble(name, project.path("models"))
-    raise NotFoundError(f"unknown model {name!r}: give a .gguf path or one of {', '.join(PACKAGED)}")
+        return assemble(name, project.path("models")), None
+    version = registry.find_version(project, name)
+    if version is not None:
+        model, adapter = registry.serving_files(project, version.ref)
+        return _checked_gguf(model), adapter and _checked_gguf(adapter)
+    trained = registry.model_names(project)
+    raise NotFoundError(f"unknown model {name!r}: give a .gguf path, one of {', '.join(PACKAGED)}"
+                        + (f", or a trained model: {', '.join(trained)}" if trained else ""))
+
+
+def _checked_gguf(path: Path) -> Path:
+    if not path.is_file():
+        raise NotFoundError(f"model file {path} does not exist")
+    with open(path, "rb") as handle:
+        if handle.read(4) != b"GGUF":
+            raise UsageError(f"{path} is not a GGUF model file")
+    return path
+
+
+def _runtime_name(project: Project, name: str) -> str:
+    """``name``, or ``NAME@vN`` for a repository model: a promotion takes effect on the next call."""
+    from llmforge import registry
+
+    version = registry.find_version(project, name)  # None for paths and packaged names
+    return version.ref if version else name
 
 
 @dataclass(frozen=True)
@@ -174,10 +202,13 @@ def get_runtime(project: Project, name: str | None = None, lora_path: str | None
     if lora_path and not Path(lora_path).expanduser().is_file():
         raise NotFoundError(f"LoRA adapter {lora_path} does not exist (serve.lora)")
     with _RUNTIMES_LOCK:
-        key = (name, lora_path)
+        key = (_runtime_name(project, name), lora_path)
         if key not in _RUNTIMES:
-            path = resolve_model(project, name)
+            path, adapter = resolve_model_files(project, key[0])
+            if adapter and lora_path:
+                raise UsageError(f"{key[0]} brings its own LoRA adapter; serve.lora cannot be added to it")
             set_omp_wait_policy(str(settings["serve.omp_wait_policy"]))
-            options = RuntimeOptions(int(settings["serve.n_ctx"]), int(settings["serve.threads"]), lora_path)
-            _RUNTIMES[key] = LlamaRuntime(name, path, options)
+            options = RuntimeOptions(int(settings["serve.n_ctx"]), int(settings["serve.threads"]),
+                                     lora_path or (adapter and str(adapter)))
+            _RUNTIMES[key] = LlamaRuntime(key[0], path, options)
         return _RUNTIMES[key]

@@ -166,19 +166,24 @@ def train_lora(model: Any, tokenizer: Any, architecture: str, train_rows: Seq[di
                eval_rows: Seq[dict[str, Any]], recipe: Recipe, run_dir: Path, *,
                on_step: Callable[[StepInfo], None] | None = None,
                should_stop: Callable[[], bool] = lambda: False,
-               on_checkpoint: Callable[[int], None] | None = None) -> Outcome:
+               on_checkpoint: Callable[[int], None] | None = None,
+               encoded: tuple[list[Sequence], list[Sequence]] | None = None) -> Outcome:
     """Train the LoRA weights of ``model`` (a peft model) and measure held-out loss before and after.
 
     Resumes from the newest checkpoint in ``run_dir`` when there is one. Returns with
-    ``stopped=True`` (after saving a checkpoint) when ``should_stop()`` turns true.
+    ``stopped=True`` (after saving a checkpoint) when ``should_stop()`` turns true. ``encoded``
+    (train, eval sequences) skips tokenisation, for benchmarks that feed two trainers alike.
     """
     import torch
 
     torch.manual_seed(recipe.seed)
-    train = encode_rows(tokenizer, architecture, train_rows, recipe.seq_len)
+    if encoded is not None:
+        train_rows, eval_rows = [], []
+    train = encode_rows(tokenizer, architecture, train_rows, recipe.seq_len) if encoded is None else encoded[0]
     if not train:
         raise TrainError("the training split has no usable examples (empty texts, or replies cut off by seq_len)")
-    evaluation = encode_rows(tokenizer, architecture, eval_rows, recipe.seq_len)[:EVAL_MAX_SEQUENCES]
+    evaluation = (encode_rows(tokenizer, architecture, eval_rows, recipe.seq_len) if encoded is None
+                  else encoded[1])[:EVAL_MAX_SEQUENCES]
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else (tokenizer.eos_token_id or 0)
     steps = total_steps(len(train), recipe)
     params = [p for p in model.parameters() if p.requires_grad]
