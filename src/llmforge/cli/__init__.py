@@ -52,9 +52,10 @@ def _global(
 
 
 def _register() -> None:
-    from llmforge.cli import agents, config, doctor, documents, ingest, init, serve, status, structure
+    from llmforge.cli import (agents, config, doctor, documents, ingest, init, models, serve, status, structure,
+                              train)
 
-    for module in (init, ingest, documents, structure, serve, agents, status, config, doctor):
+    for module in (init, ingest, documents, structure, train, models, serve, agents, status, config, doctor):
         module.register(app)
 
 

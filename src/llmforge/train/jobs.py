@@ -1,0 +1,395 @@
+"""Training jobs: rows of the catalog's jobs table (kind ``train``), run here or in a detached worker.
+
+States: queued → running → succeeded | failed | cancelled; a run whose process vanished (a crash,
+``kill -9``, a reboot) reads as ``interrupted``. ``resume`` continues any of failed, cancelled or
+interrupted from its newest checkpoint in ``runs/<job>/checkpoints``. One training run at a time
+per project: a flock on ``runs/.train.lock`` held by the running process decides, so a second run
+is refused even when the catalog still says otherwise.
+
+The catalog is opened only for short updates (at most every few seconds), never across the run.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from llmforge.errors import LlmforgeError, NotFoundError, TrainError, UsageError
+from llmforge.project import Project
+from llmforge.train.recipe import Recipe
+
+log = logging.getLogger(__name__)
+KIND = "train"
+ACTIVE = ("queued", "running")
+RESUMABLE = ("failed", "cancelled", "interrupted")
+UPDATE_SECONDS = 2.0
+NAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789-_.")
+
+
+def run_dir(project: Project, job_id: str) -> Path:
+    return project.path("runs") / job_id
+
+
+def log_path(project: Project, job_id: str) -> Path:
+    return run_dir(project, job_id) / "train.log"
+
+
+def pid_alive(pid: int | None) -> bool:
+    """True when ``pid`` runs (a zombie, finished but not yet reaped, counts as gone)."""
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+def _row(cursor: Any, row: tuple[Any, ...]) -> dict[str, Any]:
+    job = dict(zip([d[0] for d in cursor.description], row))
+    for key in ("params", "result"):
+        if isinstance(job.get(key), str):
+            job[key] = json.loads(job[key])
+    for key in ("created_at", "started_at", "finished_at"):
+        if job.get(key) is not None:
+            job[key] = job[key].isoformat(timespec="seconds")
+    return job
+
+
+def _settle(job: dict[str, Any]) -> dict[str, Any]:
+    """A job whose process is gone cannot be running: report it interrupted."""
+    if job["state"] in ACTIVE and not pid_alive(job["pid"]):
+        job = {**job, "state": "interrupted", "message": "its process is gone (crashed or killed): "
+               f"resume with `llmforge train resume {job['id']}`"}
+    return job
+
+
+def get_job(project: Project, job_id: str) -> dict[str, Any]:
+    with project.catalog() as conn:
+        cursor = conn.execute("SELECT * FROM jobs WHERE id = ? AND kind = ?", [job_id, KIND])
+        row = cursor.fetchone()
+        if row is None:
+            raise NotFoundError(f"no training job {job_id!r} (see `llmforge train list`)")
+        return _settle(_row(cursor, row))
+
+
+def list_jobs(project: Project, limit: int = 50) -> list[dict[str, Any]]:
+    with project.catalog() as conn:
+        cursor = conn.execute("SELECT * FROM jobs WHERE kind = ? ORDER BY created_at DESC LIMIT ?", [KIND, limit])
+        return [_settle(_row(cursor, row)) for row in cursor.fetchall()]
+
+
+def _update(project: Project, job_id: str, **fields: Any) -> None:
+    for key in ("params", "result"):
+        if key in fields and not isinstance(fields[key], str):
+            fields[key] = json.dumps(fields[key], ensure_ascii=False)
+    stamps = [f"{key} = current_timestamp" for key in fields.pop("_stamp", ())]
+    assignments = [f"{key} = ?" for key in fields] + stamps
+    with project.catalog() as conn:
+        conn.execute(f"UPDATE jobs SET {', '.join(assignments)} WHERE id = ?", [*fields.values(), job_id])
+
+
+# --- the training lock --------------------------------------------------------------------------
+
+@contextmanager
+def training_lock(project: Project, job_id: str) -> Iterator[None]:
+    """Held by the one process that trains; refuses a second run with who holds it."""
+    path = project.path("runs") / ".train.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip() or "another process"
+            raise TrainError(f"another training run is in progress ({holder}); wait for it, or "
+                             "`llmforge train cancel JOB`") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"job {job_id}, pid {os.getpid()}".encode(), 0)
+        yield
+    finally:
+        os.close(fd)
+
+
+def lock_holder(project: Project) -> str | None:
+    """Who trains now, or None (probing the lock without keeping it)."""
+    path = project.path("runs") / ".train.lock"
+    if not path.exists():
+        return None
+    fd = os.open(path, os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return None
+    except BlockingIOError:
+        return os.pread(fd, 200, 0).decode("utf-8", "replace").strip() or "another process"
+    finally:
+        os.close(fd)
+
+
+# --- submitting, cancelling, resuming -------------------------------------------------------------
+
+def check_name(name: str) -> str:
+    if not name or not set(name) <= NAME_CHARS or name[0] in "-." or name in ("base", "hf", "easyocr"):
+        raise UsageError(f"model name {name!r} must be lower-case letters, digits, '-', '_' or '.' "
+                         "(and not base, hf or easyocr)")
+    return name
+
+
+def submit(project: Project, *, name: str, base: str | None = None, dataset: str = "default",
+           backend: str | None = None, parent: str | None = None, **recipe_options: Any) -> dict[str, Any]:
+    """Record a queued training job after checking what can be checked cheaply."""
+    from llmforge.train.backends import choose_backend
+    from llmforge.train.data import load_dataset_info
+
+    settings = project.settings
+    recipe = Recipe.from_settings(settings, **recipe_options)
+    backend_name = choose_backend(backend or str(settings["train.backend"])).name
+    info = load_dataset_info(project, dataset)
+    if holder := lock_holder(project):
+        raise TrainError(f"another training run is in progress ({holder}); wait for it, or "
+                         "`llmforge train cancel JOB`")
+    params = {"name": check_name(name), "base": base or str(settings["train.base"]), "dataset": info.name,
+              "backend": backend_name, "parent": parent, "recipe": recipe.to_dict()}
+    job_id = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
+    with project.catalog() as conn:
+        conn.execute("INSERT INTO jobs (id, kind, state, pid, params, message) VALUES (?, ?, 'queued', ?, ?, ?)",
+                     [job_id, KIND, os.getpid(), json.dumps(params), "queued"])
+    run_dir(project, job_id).mkdir(parents=True, exist_ok=True)
+    return get_job(project, job_id)
+
+
+def detach(project: Project, job_id: str) -> dict[str, Any]:
+    """Run the job in a background process that outlives this shell (own session, output to its log)."""
+    path = log_path(project, job_id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "ab") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "llmforge", "--project", str(project.root), "--quiet", "train", "worker", job_id],
+            stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+            close_fds=True, cwd=str(project.root))
+    _update(project, job_id, pid=process.pid, message="starting")
+    return get_job(project, job_id)
+
+
+def cancel(project: Project, job_id: str) -> dict[str, Any]:
+    """Ask a running job to stop (it checkpoints first); a job that is not running is cancelled at once."""
+    job = get_job(project, job_id)
+    if job["state"] in ("succeeded", "cancelled"):
+        raise UsageError(f"job {job_id} is already {job['state']}")
+    if job["state"] == "running" and pid_alive(job["pid"]):
+        os.kill(job["pid"], signal.SIGTERM)
+        _update(project, job_id, message="cancel requested: stopping after the current step")
+    else:
+        _update(project, job_id, state="cancelled", message="cancelled", _stamp=("finished_at",))
+    return get_job(project, job_id)
+
+
+def prepare_resume(project: Project, job_id: str) -> dict[str, Any]:
+    job = get_job(project, job_id)
+    if job["state"] not in RESUMABLE:
+        raise UsageError(f"job {job_id} is {job['state']}; only {', '.join(RESUMABLE)} jobs can be resumed")
+    if holder := lock_holder(project):
+        raise TrainError(f"another training run is in progress ({holder})")
+    _update(project, job_id, state="queued", pid=os.getpid(), message="resuming", finished_at=None)
+    return get_job(project, job_id)
+
+
+def wait(project: Project, job_id: str, timeout: float, poll: float = 0.5) -> dict[str, Any]:
+    """The job once it is no longer queued or running (or after ``timeout`` seconds)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        job = get_job(project, job_id)
+        if job["state"] not in ACTIVE or time.monotonic() > deadline:
+            return job
+        time.sleep(poll)
+
+
+# --- running -------------------------------------------------------------------------------------
+
+class _Stopper:
+    """SIGTERM/SIGINT ask the loop to stop between steps (it saves a checkpoint first)."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> _Stopper:
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        self.requested = True
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+
+class _Reporter:
+    """Step lines to the run's log; progress to the catalog at most every UPDATE_SECONDS."""
+
+    def __init__(self, project: Project, job_id: str, on_step: Callable[[Any], None] | None) -> None:
+        self.project, self.job_id, self.on_step = project, job_id, on_step
+        self._last = 0.0
+        self._log = open(log_path(project, job_id), "a", encoding="utf-8")   # noqa: SIM115 (closed in close)
+
+    def line(self, text: str) -> None:
+        stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+        self._log.write(f"{stamp} {text}\n")
+        self._log.flush()
+
+    def step(self, info: Any) -> None:
+        self.line(f"step {info.step}/{info.total_steps} loss {info.loss:.4f} lr {info.lr:.2e} "
+                  f"{info.tokens_per_s:.0f} tokens/s eta {info.eta_s:.0f}s")
+        now = time.monotonic()
+        if now - self._last >= UPDATE_SECONDS or info.step == info.total_steps:
+            self._last = now
+            _update(self.project, self.job_id, step=info.step, total_steps=info.total_steps,
+                    last_loss=round(info.loss, 5), progress=info.step / info.total_steps,
+                    message=f"training: {info.tokens_per_s:.0f} tokens/s")
+        if self.on_step:
+            self.on_step(info)
+
+    def close(self) -> None:
+        self._log.close()
+
+
+def run(project: Project, job_id: str, *, on_step: Callable[[Any], None] | None = None,
+        on_status: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Run a queued job in this process to its end (success, failure, or a requested stop)."""
+    job = get_job(project, job_id)
+    if job["state"] not in ("queued", "interrupted"):
+        raise UsageError(f"job {job_id} is {job['state']}, not queued")
+    reporter = _Reporter(project, job_id, on_step)
+    status = on_status or (lambda message: None)
+    try:
+        with training_lock(project, job_id), _Stopper() as stopper:
+            _update(project, job_id, state="running", pid=os.getpid(), message="loading",
+                    _stamp=() if job["started_at"] else ("started_at",))
+            reporter.line(f"job {job_id} running in pid {os.getpid()}: {json.dumps(job['params'])}")
+            result = _train(project, job_id, job["params"], reporter, status, lambda: stopper.requested)
+    except LlmforgeError as exc:
+        _fail(project, job_id, reporter, str(exc))
+        raise
+    except BaseException as exc:
+        _fail(project, job_id, reporter, _describe(exc))
+        if isinstance(exc, (MemoryError, OSError)) or _is_oom(exc):
+            raise TrainError(_describe(exc)) from exc
+        raise
+    finally:
+        reporter.close()
+    return result
+
+
+def _fail(project: Project, job_id: str, reporter: _Reporter, message: str) -> None:
+    reporter.line(f"failed: {message}")
+    try:
+        _update(project, job_id, state="failed", message=message[:1000], _stamp=("finished_at",))
+    except LlmforgeError:
+        log.exception("could not record the failure of job %s", job_id)
+
+
+def _is_oom(exc: BaseException) -> bool:
+    return type(exc).__name__ == "OutOfMemoryError" or "out of memory" in str(exc).lower()
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, MemoryError) or _is_oom(exc):
+        return ("out of memory: lower train.seq_len or train.batch_size, or pick a smaller base model "
+                "(the newest checkpoint is kept; `llmforge train resume` continues from it)")
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        return "disk full: free space under runs/ and models/, then `llmforge train resume`"
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _train(project: Project, job_id: str, params: dict[str, Any], reporter: _Reporter,
+           status: Callable[[str], None], should_stop: Callable[[], bool]) -> dict[str, Any]:
+    from llmforge import registry
+    from llmforge.train.backends import choose_backend
+    from llmforge.train.base import check_tokenizer, resolve_base
+    from llmforge.train.data import load_dataset_info, open_splits
+    from llmforge.train.loop import train_lora
+
+    recipe = Recipe(**params["recipe"])
+    status(f"preparing base model {params['base']}")
+    base = resolve_base(project, params["base"])
+    info = load_dataset_info(project, params["dataset"])
+    splits = open_splits(info)
+    train_rows, eval_rows = list(splits["train"]), list(splits["eval"])
+    samples = [r["text"] or " ".join(m["content"] for m in r["messages"]) for r in train_rows[:40]]
+    tokenizer_check = check_tokenizer(base, samples)
+    backend = choose_backend(params["backend"])
+    status(f"loading {base.spec} with {backend.name}")
+    model, tokenizer = backend.load(base, recipe)
+    if params.get("parent"):
+        _start_from(model, registry.get_version(project, params["parent"]))
+    reporter.line(f"training {base.spec} ({base.architecture}) on dataset {info.name} "
+                  f"({len(train_rows)} train / {len(eval_rows)} eval rows) with {backend.name}")
+    status("training")
+    outcome = train_lora(model, tokenizer, base.architecture, train_rows, eval_rows, recipe,
+                         run_dir(project, job_id), on_step=reporter.step, should_stop=should_stop,
+                         on_checkpoint=lambda step: reporter.line(f"checkpoint at step {step}"))
+    if outcome.stopped:
+        reporter.line(f"stopped at step {outcome.step}/{outcome.total_steps}; checkpoint kept")
+        _update(project, job_id, state="cancelled", step=outcome.step, total_steps=outcome.total_steps,
+                message=f"stopped at step {outcome.step}: `llmforge train resume {job_id}` continues",
+                _stamp=("finished_at",))
+        return get_job(project, job_id)
+    status("registering the new model version")
+    staging = registry.staging_dir(project, params["name"])
+    model.save_pretrained(staging / "adapter")
+    manifest = {
+        "name": params["name"], "parent": params.get("parent"), "job_id": job_id,
+        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "base": base.to_dict(),
+        "dataset": {"name": info.name, "sha256": info.sha256, "train_rows": info.train_rows,
+                    "eval_rows": info.eval_rows, "documents": list(info.documents)},
+        "backend": backend.name, "hyperparameters": recipe.to_dict(),
+        "training": {"steps": outcome.step, "tokens": outcome.tokens, "seconds": round(outcome.seconds, 2),
+                     "tokens_per_s": round(outcome.tokens_per_s, 1)},
+        "metrics": {k: round(v, 5) if isinstance(v, float) else v for k, v in outcome.metrics.items()},
+        "tokenizer_check": tokenizer_check,
+    }
+    version = registry.register_version(project, params["name"], staging, manifest)
+    result = {"version": version.ref, "metrics": manifest["metrics"], "training": manifest["training"]}
+    reporter.line(f"succeeded: registered {version.ref} {json.dumps(manifest['metrics'])}")
+    _update(project, job_id, state="succeeded", result=result, step=outcome.step, total_steps=outcome.total_steps,
+            last_loss=outcome.train_loss, progress=1.0, message=f"registered {version.ref}",
+            _stamp=("finished_at",))
+    return get_job(project, job_id)
+
+
+def _start_from(model: Any, parent: Any) -> None:
+    """Initialise the LoRA weights from a parent version (same rank and targets required)."""
+    from peft import set_peft_model_state_dict
+    from safetensors.torch import load_file
+
+    weights = load_file(str(parent.path / "adapter" / "adapter_model.safetensors"))
+    try:
+        set_peft_model_state_dict(model, weights)
+    except RuntimeError as exc:
+        raise TrainError(f"cannot continue from {parent.ref}: its adapter does not fit this recipe "
+                         f"(use its lora_r {parent.manifest['hyperparameters'].get('lora_r')})") from exc

@@ -1,0 +1,162 @@
+"""Training jobs end to end on a tiny model: CLI, registration, one run at a time, kill -9 and resume."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("peft")
+pytest.importorskip("datasets")
+
+from llmforge import registry  # noqa: E402
+from llmforge.errors import TrainError, UsageError  # noqa: E402
+from llmforge.ingest.pipeline import ingest_paths  # noqa: E402
+from llmforge.project import Project, init_project  # noqa: E402
+from llmforge.settings import write_setting  # noqa: E402
+from llmforge.structure.pipeline import structure_project  # noqa: E402
+from llmforge.train import jobs  # noqa: E402
+from llmforge.train.data import build_dataset  # noqa: E402
+from llmforge.train.tiny import build_tiny_model  # noqa: E402
+
+DOCS = {
+    "pumps.txt": "Pump station 4 on Mill Lane lifts water to the northern reservoir. It was rebuilt in 2016. "
+                 "Its three pumps deliver 450 litres per second. The station is inspected every Tuesday. " * 3,
+    "chlorine.txt": "Free chlorine at the outlet must stay between 0.2 and 1.0 mg/L. The analyser is calibrated "
+                    "weekly. An alarm is raised when the reading stays below the limit for ten minutes. " * 3,
+    "zahraa.txt": "تقع محطة الضخ الرئيسية في حي الزهراء، وقد أنشئت عام ١٩٩٨ لتزويد المنطقة الشرقية بالمياه. "
+                  "يعمل فيها اثنا عشر موظفاً على ثلاث نوبات، وتفحص المضخات كل أسبوع. " * 3,
+}
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A structured project with a dataset, and a tiny base model beside it; copied per test."""
+    root = tmp_path_factory.mktemp("train-jobs")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("HOME", str(root))
+        project = init_project(root / "project")
+        for name, text in DOCS.items():
+            (root / name).write_text(text, encoding="utf-8")
+        ingest_paths(project, [root / name for name in DOCS])
+        structure_project(project)
+        build_dataset(project, eval_fraction=0.34)
+        build_tiny_model(root / "project" / "tiny-base", DOCS.values())
+    return root / "project"
+
+
+@pytest.fixture
+def kb(template: Path, tmp_path: Path) -> Project:
+    root = tmp_path / "kb"
+    shutil.copytree(template, root)
+    for name, value in (("train.base", str(root / "tiny-base")), ("train.seq_len", "64"),
+                        ("train.grad_accum", "1"), ("train.lr", "0.01"), ("train.checkpoint_steps", "3")):
+        write_setting(root / "llmforge.toml", name, value)
+    return Project(root)
+
+
+def test_a_run_registers_a_version_with_its_lineage(kb: Project, cli) -> None:
+    result = cli("train", "run", "-p", kb.root, "--name", "ops", "--max-steps", "6", "--json")
+    assert result.exit_code == 0, result.stderr
+    job = json.loads(result.stdout)
+    assert job["state"] == "succeeded" and job["step"] == 6 and job["total_steps"] == 6
+    assert job["result"]["version"] == "ops@v1"
+    version = registry.get_version(kb, "ops@v1")
+    manifest = version.manifest
+    assert manifest["backend"] == "peft" and manifest["job_id"] == job["id"]
+    assert manifest["hyperparameters"]["seq_len"] == 64 and manifest["hyperparameters"]["max_steps"] == 6
+    assert manifest["dataset"]["sha256"] and len(manifest["dataset"]["documents"]) == 3
+    assert manifest["metrics"]["eval_perplexity"] < manifest["metrics"]["base_eval_perplexity"]
+    assert "adapter/adapter_model.safetensors" in manifest["files"] and registry.verify_files(version) == []
+    log = jobs.log_path(kb, job["id"]).read_text()
+    assert "step 6/6 loss" in log and "checkpoint at step 3" in log and "registered ops@v1" in log
+
+    listed = json.loads(cli("train", "list", "-p", kb.root, "--json").stdout)
+    assert [j["id"] for j in listed] == [job["id"]]
+    assert json.loads(cli("train", "status", "-p", kb.root, "--json").stdout)["state"] == "succeeded"
+    shown = cli("train", "logs", "-p", kb.root, "--tail", "1")
+    assert "registered ops@v1" in shown.stdout
+
+
+def test_bad_input_is_refused_before_anything_runs(kb: Project, cli, tmp_path: Path) -> None:
+    not_a_model = tmp_path / "empty"
+    not_a_model.mkdir()
+    bad = cli("train", "run", "-p", kb.root, "--base", str(not_a_model), "--max-steps", "2")
+    assert bad.exit_code == 1 and bad.stderr.strip().splitlines()[-1].startswith("error: ")
+    assert "is not a Hugging Face model directory" in bad.stderr and "Traceback" not in bad.stderr
+    assert registry.list_versions(kb) == []
+    assert json.loads(cli("train", "status", "-p", kb.root, "--json").stdout)["state"] == "failed"
+    assert cli("train", "run", "-p", kb.root, "--dataset", "nope").exit_code == 1
+    assert cli("train", "run", "-p", kb.root, "--lora-r", "0").exit_code == 2
+    assert cli("train", "run", "-p", kb.root, "--name", "Bad Name").exit_code == 2
+    assert cli("train", "run", "-p", kb.root, "--backend", "unsloth").exit_code == 1   # no GPU here
+    assert registry.list_versions(kb) == []
+
+
+def test_one_training_run_at_a_time(kb: Project) -> None:
+    job = jobs.submit(kb, name="ops", max_steps=2)
+    with jobs.training_lock(kb, "someone-else"):
+        with pytest.raises(TrainError, match="another training run is in progress .*someone-else"):
+            jobs.submit(kb, name="ops", max_steps=2)
+        with pytest.raises(TrainError, match="another training run"):
+            jobs.run(kb, job["id"])
+    assert registry.list_versions(kb) == []
+
+
+def test_cancel_and_resume_states(kb: Project) -> None:
+    job = jobs.submit(kb, name="ops", max_steps=2)
+    assert jobs.cancel(kb, job["id"])["state"] == "cancelled"
+    with pytest.raises(UsageError, match="already cancelled"):
+        jobs.cancel(kb, job["id"])
+    assert jobs.prepare_resume(kb, job["id"])["state"] == "queued"
+    done = jobs.run(kb, job["id"])
+    assert done["state"] == "succeeded" and done["result"]["version"] == "ops@v1"
+    with pytest.raises(UsageError, match="only failed, cancelled, interrupted"):
+        jobs.prepare_resume(kb, job["id"])
+
+
+def _wait_for(predicate, timeout: float = 120.0):  # noqa: ANN001, ANN202
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if value := predicate():
+            return value
+        time.sleep(0.2)
+    raise AssertionError("timed out")
+
+
+def test_a_killed_detached_run_resumes_from_its_checkpoint(kb: Project, cli) -> None:
+    started = json.loads(cli("train", "run", "-p", kb.root, "--name", "ops", "--max-steps", "400",
+                             "--checkpoint-steps", "5", "--detach", "--json").stdout)
+    job_id, pid = started["id"], started["pid"]
+    checkpoints = jobs.run_dir(kb, job_id) / "checkpoints"
+    _wait_for(lambda: any(checkpoints.glob("step-*")))
+    os.killpg(pid, signal.SIGKILL)   # the worker leads its own session: nothing survives
+    _wait_for(lambda: jobs.get_job(kb, job_id)["state"] == "interrupted", 30)
+    _wait_for(lambda: jobs.lock_holder(kb) is None, 15)   # released once the killed processes are gone
+    saved = max(int(p.name.split("-")[1]) for p in checkpoints.glob("step-*"))
+    assert registry.list_versions(kb) == []   # nothing registered by a run that did not finish
+
+    resumed = cli("train", "resume", job_id, "-p", kb.root, "--json")
+    assert resumed.exit_code == 0, resumed.stderr
+    job = json.loads(resumed.stdout)
+    assert job["state"] == "succeeded" and job["step"] == 400
+    log = jobs.log_path(kb, job_id).read_text()
+    first_after = [line for line in log.splitlines() if line.split(" ", 2)[-1].startswith(f"step {saved + 1}/")]
+    assert first_after, f"the resumed run should continue at step {saved + 1}"
+    assert registry.get_version(kb, "ops").version == 1
+
+
+def test_a_detached_run_can_be_cancelled_and_resumed(kb: Project, cli) -> None:
+    started = json.loads(cli("train", "run", "-p", kb.root, "--name", "ops", "--max-steps", "400",
+                             "--checkpoint-steps", "50", "--detach", "--json").stdout)
+    job_id = started["id"]
+    _wait_for(lambda: (jobs.get_job(kb, job_id)["step"] or 0) >= 2)
+    assert cli("train", "cancel", job_id, "-p", kb.root).exit_code == 0
+    job = _wait_for(lambda: (j := jobs.get_job(kb, job_id))["state"] == "cancelled" and j, 60)
+    assert 2 <= job["step"] < 400 and "resume" in job["message"]
+    assert (jobs.run_dir(kb, job_id) / "checkpoints" / f"step-{job['step']:06d}").is_dir()
