@@ -37,6 +37,20 @@ _EXPORTS = {
     "delete_document": "llmforge.documents",
     "IntegrityError": "llmforge.errors",
     "IngestError": "llmforge.errors",
+    "TrainError": "llmforge.errors",
+    "structure_project": "llmforge.structure.pipeline",
+    "search": "llmforge.structure.search",
+    "ask": "llmforge.serve.rag",
+    "build_dataset": "llmforge.train.data",
+    "DatasetInfo": "llmforge.train.data",
+    "resolve_base": "llmforge.train.base",
+    "Recipe": "llmforge.train.recipe",
+    "train_lora": "llmforge.train.loop",
+    "ModelVersion": "llmforge.registry",
+    "get_version": "llmforge.registry",
+    "list_versions": "llmforge.registry",
+    "promote": "llmforge.registry",
+    "lineage": "llmforge.registry",
 }
 
 __all__ = ["__version__", *_EXPORTS]

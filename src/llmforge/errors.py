@@ -14,7 +14,8 @@ line on stderr and the exit code it carries, never a traceback (``--debug`` show
     ├── BlobError                           the blob store: missing blob, bad key
     │   └── IntegrityError                  stored bytes do not match their hash or tag
     ├── IngestError                         one input file cannot be ingested (the batch goes on)
-    └── TrainError                          a dataset, base model, training run or export cannot proceed
+    ├── TrainError                          a dataset, base model, training run or export cannot proceed
+    └── BusyError                           the model's queue stayed full past serve.request_timeout
 """
 
 from __future__ import annotations
@@ -67,4 +68,8 @@ class IngestError(LlmforgeError):
 
 
 class TrainError(LlmforgeError):
+    pass
+
+
+class BusyError(LlmforgeError):
     pass

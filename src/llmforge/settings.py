@@ -130,6 +130,8 @@ SETTINGS: tuple[Setting, ...] = (
             "Address `llmforge serve` binds to (loopback until authentication is configured)."),
     Setting("serve.port", int, 8000, "Port of `llmforge serve`."),
     Setting("serve.max_upload_mb", float, 100.0, "Largest request body (and uploaded file) accepted, in MB."),
+    Setting("serve.request_timeout", float, 300.0,
+            "Seconds a generation request may wait for the model (then 503) and a stream may run (0: no limit)."),
     Setting("serve.model", str, "qwen2.5-coder-1.5b-instruct",
             "Language model: a packaged one (qwen2.5-coder-1.5b-instruct, qwen2.5-coder-0.5b-instruct, "
             "gemma3-270m) or a .gguf path."),

@@ -30,7 +30,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from llmforge._version import __version__
-from llmforge.errors import (CatalogLockedError, IngestError, LlmforgeError, LockError, NotFoundError, TrainError,
+from llmforge.errors import (BusyError, CatalogLockedError, IngestError, LlmforgeError, LockError, NotFoundError, TrainError,
                              UsageError)
 from llmforge.project import Project
 from llmforge.serve.auth import require
@@ -40,7 +40,7 @@ from llmforge.serve.usage import UsageRecorder, usage_summary
 
 MB = 1_000_000
 _STATUS = {UsageError: 400, NotFoundError: 404, IngestError: 422, TrainError: 409, LockError: 503,
-           CatalogLockedError: 503}
+           CatalogLockedError: 503, BusyError: 503}
 
 
 class SearchRequest(BaseModel):
@@ -100,7 +100,8 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(LlmforgeError)
     async def llmforge_error(_request: Request, exc: LlmforgeError) -> JSONResponse:
         status = next((code for cls, code in _STATUS.items() if isinstance(exc, cls)), 500)
-        return JSONResponse(error_body(type(exc).__name__, str(exc)), status_code=status)
+        headers = {"Retry-After": "30"} if isinstance(exc, BusyError) else None
+        return JSONResponse(error_body(type(exc).__name__, str(exc)), status_code=status, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_body(_request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -13,18 +13,21 @@ first user turn where that format has no system role.
 from __future__ import annotations
 
 import atexit
+import logging
 import os
 import queue
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from llmforge.errors import NotFoundError, UsageError
+from llmforge.errors import BusyError, NotFoundError, UsageError
 from llmforge.project import Project
 
+log = logging.getLogger(__name__)
 _FALLBACK_FORMATS = {"gemma3": "gemma", "gemma2": "gemma", "gemma": "gemma", "llama": "llama-2",
                      "qwen2": "qwen", "mistral": "mistral-instruct"}
 _NO_SYSTEM_ROLE = {"gemma"}
@@ -91,6 +94,7 @@ class RuntimeOptions:
     n_ctx: int = 4096
     threads: int = 0
     lora_path: str | None = None
+    timeout: float = 0.0      # seconds: queue wait of any call, and the whole of a stream (0: none)
 
 
 class LlamaRuntime:
@@ -116,6 +120,7 @@ class LlamaRuntime:
         # the server's changing pool threads measured ~20% slower), and it serialises requests.
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"llama-{name}")
         self.waiting = 0
+        self.timeout = options.timeout
 
     def count_tokens(self, text: str) -> int:
         return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
@@ -147,9 +152,24 @@ class LlamaRuntime:
         return self._call(self._llm.create_completion, **kwargs)
 
     def _call(self, method: Any, **kwargs: Any) -> Any:
+        """Run on the model's thread; refuse with BusyError if it has not started within the timeout.
+
+        llama-cpp-python cannot interrupt a non-streaming generation once it runs, so that part is
+        bounded by ``max_tokens``; streams stop at the deadline (see :meth:`_stream`).
+        """
+        started = threading.Event()
+
+        def guarded() -> Any:
+            started.set()
+            return method(**kwargs)
+
         self.waiting += 1
         try:
-            return self._thread.submit(method, **kwargs).result()
+            future = self._thread.submit(guarded)
+            if self.timeout and not started.wait(self.timeout) and future.cancel():
+                raise BusyError(f"model {self.name} is busy: the request waited {self.timeout:g} s "
+                                "(serve.request_timeout); retry later")
+            return future.result()
         finally:
             self.waiting -= 1
 
@@ -157,18 +177,28 @@ class LlamaRuntime:
         """Chunks produced on the model's thread, handed over through a queue as they come."""
         chunks: queue.Queue[Any] = queue.Queue()
         done = object()
+        deadline = time.monotonic() + self.timeout if self.timeout else float("inf")
+        started = threading.Event()
 
         def produce() -> None:
+            started.set()
             try:
                 for chunk in method(stream=True, **kwargs):
                     chunks.put(chunk)
+                    if time.monotonic() > deadline:   # closing the generator stops llama.cpp's loop
+                        log.warning("stream on %s stopped at serve.request_timeout", self.name)
+                        break
             except BaseException as exc:  # noqa: BLE001 — re-raised on the consumer's side
                 chunks.put(exc)
             finally:
                 chunks.put(done)
 
         self.waiting += 1
-        self._thread.submit(produce)
+        future = self._thread.submit(produce)
+        if self.timeout and not started.wait(self.timeout) and future.cancel():
+            self.waiting -= 1
+            raise BusyError(f"model {self.name} is busy: the request waited {self.timeout:g} s "
+                            "(serve.request_timeout); retry later")
         try:
             while (item := chunks.get()) is not done:
                 if isinstance(item, BaseException):
@@ -209,6 +239,7 @@ def get_runtime(project: Project, name: str | None = None, lora_path: str | None
                 raise UsageError(f"{key[0]} brings its own LoRA adapter; serve.lora cannot be added to it")
             set_omp_wait_policy(str(settings["serve.omp_wait_policy"]))
             options = RuntimeOptions(int(settings["serve.n_ctx"]), int(settings["serve.threads"]),
-                                     lora_path or (adapter and str(adapter)))
+                                     lora_path=lora_path or (adapter and str(adapter)),
+                                     timeout=float(settings["serve.request_timeout"]))
             _RUNTIMES[key] = LlamaRuntime(key[0], path, options)
         return _RUNTIMES[key]
