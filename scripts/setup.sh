@@ -60,16 +60,33 @@ install_torch() {
 install_llama_cpp() {
     # llama-cpp-python ships as source and compiles llama.cpp (10-50 minutes here): build it once,
     # portable to any AVX2 x86-64, into a wheel cache outside the repository, and reuse it.
-    .venv/bin/python -c 'import llama_cpp' 2>/dev/null && return 0
     local wheels="${LLMFORGE_WHEEL_CACHE:-$HOME/.cache/llmforge-wheels}"
-    local spec="llama-cpp-python==${LLMFORGE_LLAMA_VERSION:-0.3.36}"
+    local version installed
+    installed="$(.venv/bin/python -c 'import importlib.metadata as m; print(m.version("llama-cpp-python"))' 2>/dev/null || true)"
+    version="${installed:-${LLMFORGE_LLAMA_VERSION:-0.3.36}}"
     mkdir -p "$wheels"
-    if ! ls "$wheels"/llama_cpp_python-"${LLMFORGE_LLAMA_VERSION:-0.3.36}"-*.whl >/dev/null 2>&1; then
-        say "building $spec once into $wheels (compiles llama.cpp: 10-50 minutes on 2 cores)"
+    keep_llama_source "$wheels" "$version"
+    [ -n "$installed" ] && .venv/bin/python -c 'import llama_cpp' 2>/dev/null && return 0
+    local source="$wheels/llama_cpp_python-$version.tar.gz"
+    if ! ls "$wheels"/llama_cpp_python-"$version"-*.whl >/dev/null 2>&1; then
+        say "building llama-cpp-python $version once into $wheels (compiles llama.cpp: 10-50 minutes on 2 cores)"
+        # From the kept source archive where there is one, so the wheel and the converters match.
+        local what="llama-cpp-python==$version"
+        [ -f "$source" ] && what="$source"
         CMAKE_ARGS="${LLMFORGE_LLAMA_CMAKE_ARGS:--DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON}" \
-            pip_quiet wheel -q --no-deps -w "$wheels" "$spec"
+            pip_quiet wheel -q --no-deps -w "$wheels" "$what"
     fi
-    pip_quiet install -q --no-deps --find-links "$wheels" "$spec"
+    pip_quiet install -q --no-deps --find-links "$wheels" "llama-cpp-python==$version"
+}
+
+keep_llama_source() {
+    # GGUF export runs llama.cpp's converter scripts, which ship only in the source archive:
+    # keep it next to the wheel (llmforge.train.export looks there). Fetched once, when missing.
+    local wheels="$1" version="$2"
+    [ -f "$wheels/llama_cpp_python-$version.tar.gz" ] && return 0
+    say "keeping the llama-cpp-python $version source archive in $wheels (GGUF export needs its converters)"
+    pip_quiet download -q --no-deps --no-binary llama-cpp-python -d "$wheels" "llama-cpp-python==$version" \
+        || say "warning: could not download it; GGUF export will ask for it (setting train.llama_cpp_source)"
 }
 
 install_project() {

@@ -1,0 +1,322 @@
+"""Base models for fine-tuning: whatever the user names becomes one transformers directory.
+
+A base is a packaged model name, a ``.gguf`` file or a Hugging Face model directory. Training
+needs float weights that transformers can load, so a GGUF is dequantised once into
+``<project>/models/hf/<first 16 hex of its sha256>/`` and reused from there (a later load takes
+about ten seconds instead of a minute). The directory is written under a temporary name and
+renamed into place only when complete, with ``llmforge-base.json`` recording the GGUF it came
+from: an interrupted dequantisation leaves a ``.partial`` folder that is never reused.
+
+Serving runs the GGUF in llama.cpp, so the adapter must be trained on the very token ids
+llama.cpp produces. transformers rebuilds a tokenizer from the GGUF's vocabulary and has got it
+wrong before (5.17 read Gemma 3's without BOS and split ``capital`` into ``▁c ap it al``);
+:func:`check_tokenizer` compares the two tokenizers on sample texts before any training starts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from llmforge.errors import LlmforgeError, TrainError
+from llmforge.packaged import PACKAGED, assemble, sha256_of
+from llmforge.project import Project
+
+MARKER = "llmforge-base.json"
+# Built-in samples for the tokenizer check, so both languages are covered even for a corpus in one.
+SAMPLE_SENTENCES = (
+    "The capital of France is Paris; its 2.1 million residents (2024) don't all speak French.",
+    "عاصمة فرنسا هي باريس، ويبلغ عدد سكانها ٢٫١ مليون نسمة (عام 2024).",
+    "def area(r):\n\treturn 3.14159 * r ** 2  # DON'T round\n\n   x=12345; y = area(x)!",
+)
+_TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "vocab.json")
+_WEIGHT_SUFFIXES = (".safetensors", ".bin")
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class BaseModel:
+    """A base model ready for transformers, and the GGUF it was made from (``None`` if none).
+
+    ``sha256`` is the GGUF's digest, or for a plain directory a digest over its weight files.
+    """
+
+    spec: str
+    hf_dir: Path
+    gguf: Path | None
+    sha256: str
+    architecture: str
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["hf_dir"] = str(self.hf_dir)
+        data["gguf"] = str(self.gguf) if self.gguf else None
+        return data
+
+
+def resolve_base(project: Project, spec: str | None = None, *, progress: Progress | None = None) -> BaseModel:
+    """The base model named by ``spec`` (default: the ``train.base`` setting), as a transformers directory.
+
+    Raises:
+        TrainError: the spec names nothing usable, or a GGUF cannot be dequantised.
+    """
+    spec = spec or str(project.settings["train.base"])
+    if spec in PACKAGED:
+        _say(progress, f"assembling the packaged model {spec}")
+        try:
+            gguf = assemble(spec, project.path("models"))
+        except LlmforgeError as exc:  # parts not installed, or damaged: this base cannot be used
+            raise TrainError(f"base model {spec}: {exc}") from exc
+        return _from_gguf(project, spec, gguf, PACKAGED[spec].sha256, progress)
+    path = Path(spec).expanduser()
+    if path.suffix == ".gguf":
+        _check_gguf_file(path)
+        return _from_gguf(project, spec, path.absolute(), sha256_of(path), progress)
+    if path.is_dir():
+        return _from_directory(spec, path.absolute())
+    raise TrainError(f"base model {spec!r} is neither a packaged model ({', '.join(PACKAGED)}), "
+                     "a .gguf file nor a Hugging Face model directory")
+
+
+def _say(progress: Progress | None, message: str) -> None:
+    if progress is not None:
+        progress(message)
+
+
+def _check_gguf_file(path: Path) -> None:
+    if not path.is_file():
+        raise TrainError(f"base model file {path} does not exist")
+    with open(path, "rb") as handle:
+        if handle.read(4) != b"GGUF":
+            raise TrainError(f"base model file {path} is not a GGUF file")
+
+
+def _from_directory(spec: str, directory: Path) -> BaseModel:
+    """A Hugging Face directory as it is; a clear error naming whatever a model needs and lacks."""
+    weights = sorted(p for p in directory.iterdir() if p.suffix in _WEIGHT_SUFFIXES and p.is_file()
+                     and not p.name.startswith(("adapter_", "training_")))
+    missing = []
+    if not (directory / "config.json").is_file():
+        missing.append("config.json")
+    if not weights:
+        missing.append("weights (*.safetensors or pytorch_model*.bin)")
+    if not any((directory / name).is_file() for name in _TOKENIZER_FILES):
+        missing.append("tokenizer files (tokenizer.json, tokenizer.model or vocab.json)")
+    if missing:
+        raise TrainError(f"{directory} is not a Hugging Face model directory: it has no {', no '.join(missing)}")
+    digest = hashlib.sha256()
+    for weight in weights:
+        digest.update(f"{weight.name} {sha256_of(weight)}\n".encode())
+    return BaseModel(spec, directory, None, digest.hexdigest(), _architecture(directory))
+
+
+def _architecture(directory: Path) -> str:
+    try:
+        return str(json.loads((directory / "config.json").read_text(encoding="utf-8"))["model_type"])
+    except (OSError, ValueError, KeyError) as exc:
+        raise TrainError(f"{directory / 'config.json'} names no model_type: {exc}") from exc
+
+
+def _from_gguf(project: Project, spec: str, gguf: Path, sha256: str, progress: Progress | None) -> BaseModel:
+    hf_root = project.path("models") / "hf"
+    target = hf_root / sha256[:16]
+    if not _is_complete(target, sha256):
+        _remove_stale_partials(hf_root, target.name)
+        _say(progress, f"dequantising {gguf.name} once into {target} (a minute or two)")
+        _write_dequantised(gguf, sha256, target)
+    return BaseModel(spec, target, gguf, sha256, _architecture(target))
+
+
+def _is_complete(directory: Path, sha256: str) -> bool:
+    try:
+        marker = json.loads((directory / MARKER).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return marker.get("gguf_sha256") == sha256 and (directory / "config.json").is_file()
+
+
+def _remove_stale_partials(hf_root: Path, key: str) -> None:
+    """Drop the leftovers of dequantisations whose process is gone (killed, machine rebooted)."""
+    for partial in hf_root.glob(f".{key}.*.partial"):
+        pid = partial.name.split(".")[2]
+        if not (pid.isdigit() and _alive(int(pid))):
+            shutil.rmtree(partial, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _write_dequantised(gguf: Path, sha256: str, target: Path) -> None:
+    """Dequantise into a temporary folder and rename it into place when complete."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    try:
+        started = time.monotonic()
+        dequantise_gguf(gguf, partial)
+        marker = {"gguf_sha256": sha256, "gguf": str(gguf), "seconds": round(time.monotonic() - started, 1),
+                  "transformers": _transformers_version()}
+        (partial / MARKER).write_text(json.dumps(marker, indent=2) + "\n", encoding="utf-8")
+        if target.exists():  # an incomplete or foreign folder under our name: replace it
+            shutil.rmtree(target)
+        try:
+            os.rename(partial, target)
+        except OSError:
+            if not _is_complete(target, sha256):  # else another process finished first: use theirs
+                raise
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
+
+
+def dequantise_gguf(gguf: Path, directory: Path) -> None:
+    """Write a float32 transformers model (config, safetensors, tokenizer) read from ``gguf``.
+
+    Raises:
+        TrainError: transformers cannot read this GGUF (an architecture it does not support).
+    """
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer, GgufConfig
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+        # dequantize=True: with the optional GGUF kernels installed, transformers would otherwise
+        # keep the weights packed, and packed weights can neither be trained nor saved.
+        model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32,
+                                                     quantization_config=GgufConfig(dequantize=True))
+    except (ValueError, KeyError, NotImplementedError, OSError) as exc:
+        raise TrainError(f"transformers {_transformers_version()} cannot read {gguf.name}: {exc}") from exc
+    packed = sorted({type(m).__name__ for m in model.modules() if type(m).__name__.startswith("Gguf")})
+    if packed:
+        raise TrainError(f"transformers kept {gguf.name} packed ({', '.join(packed)}) despite dequantize=True")
+    # The weights are plain float tensors now, but the model still carries the GGUF quantizer, and
+    # save_pretrained refuses any model with a non-serialisable quantizer; the config would also
+    # tell a later load that the directory is a GGUF.
+    model.hf_quantizer = None
+    model.config.__dict__.pop("quantization_config", None)
+    directory.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+
+
+def _transformers_version() -> str:
+    import transformers
+
+    return transformers.__version__
+
+
+class CapturedOutput:
+    """What :func:`native_output` captured (filled in when the block ends)."""
+
+    text = ""
+
+
+@contextmanager
+def native_output() -> Iterator[CapturedOutput]:
+    """Capture what llama.cpp's C code prints (per-tensor quantisation notes, adapter buffer
+    fallbacks), which would otherwise flood the terminal; the text is kept for error messages."""
+    captured = CapturedOutput()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 1)
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield captured
+        finally:
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            for fd in saved:
+                os.close(fd)
+            sink.seek(0)
+            captured.text = sink.read().decode("utf-8", "replace")
+
+
+@dataclass(frozen=True)
+class TokenizerMismatch:
+    """The first sample on which transformers and llama.cpp tokenise differently."""
+
+    index: int
+    text: str
+    transformers_ids: list[int]
+    llama_ids: list[int]
+
+    def describe(self) -> str:
+        at = next((i for i, (a, b) in enumerate(zip(self.transformers_ids, self.llama_ids)) if a != b),
+                  min(len(self.transformers_ids), len(self.llama_ids)))
+        start = max(0, at - 4)
+
+        def window(ids: list[int]) -> str:
+            shown = ", ".join(map(str, ids[start:at + 4]))
+            return f"[{'…, ' if start else ''}{shown}{', …' if len(ids) > at + 4 else ''}]"
+
+        sample = self.text if len(self.text) <= 60 else self.text[:57] + "…"
+        return (f"sample {self.index + 1} ({sample!r}) differs at token {at}: "
+                f"transformers {window(self.transformers_ids)}, llama.cpp {window(self.llama_ids)}")
+
+
+def first_tokenizer_mismatch(tokenizer_dir: Path, gguf: Path, texts: Sequence[str]) -> TokenizerMismatch | None:
+    """Compare the transformers tokenizer in ``tokenizer_dir`` with llama.cpp's for ``gguf``.
+
+    Like for like: each side adds the special tokens its own model metadata asks for (the BOS a
+    GGUF's ``add_bos_token`` requests, the BOS a transformers post-processor adds), and neither
+    parses special-token text inside a sample, because training and serving both tokenise plain
+    text that way and put the special tokens in by id or template.
+    """
+    import llama_cpp
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_dir))
+    with native_output():  # a vocabulary-only load warns of a "training context overflow"
+        llm = llama_cpp.Llama(model_path=str(gguf), vocab_only=True, verbose=False)
+    try:
+        for index, text in enumerate(texts):
+            ours = list(tokenizer(text, add_special_tokens=True, split_special_tokens=True)["input_ids"])
+            theirs = list(llm.tokenize(text.encode("utf-8"), add_bos=True, special=False))
+            if ours != theirs:
+                return TokenizerMismatch(index, text, ours, theirs)
+    finally:
+        llm.close()
+    return None
+
+
+def check_tokenizer(base: BaseModel, texts: Iterable[str] = ()) -> dict[str, Any]:
+    """Make sure training tokenises exactly as llama.cpp will when serving the GGUF base.
+
+    Args:
+        texts: samples of the training data (corpus chunks); a built-in English and Arabic
+            sentence are always checked as well.
+    Returns:
+        ``{"ok": True, "samples": n}``, or ``{"ok": True, "skipped": reason}`` for a base without a GGUF.
+    Raises:
+        TrainError: the tokenizers disagree, naming the first differing sample and both id prefixes.
+    """
+    if base.gguf is None:
+        return {"ok": True, "samples": 0, "skipped": "the base is not a GGUF: no llama.cpp tokenizer to compare"}
+    samples = [*SAMPLE_SENTENCES, *(text for text in texts if text.strip())]
+    mismatch = first_tokenizer_mismatch(base.hf_dir, base.gguf, samples)
+    if mismatch is not None:
+        raise TrainError(
+            f"the training tokenizer disagrees with llama.cpp for this model: {mismatch.describe()}; an adapter "
+            f"trained on these ids would not fit the served model. Use transformers >= 5.24 (this is "
+            f"{_transformers_version()}), then delete {base.hf_dir} so it is dequantised again, or give the "
+            "base as a Hugging Face directory with its original tokenizer")
+    return {"ok": True, "samples": len(samples)}
