@@ -323,7 +323,14 @@ def verify_gguf(gguf: Path, *, lora: Path | None = None, reference_dir: Path, ad
             base = _llama_logits(gguf, None, sequence)[:, :vocab]
             result.update(_adapter_effect(ours - base, reference - without, base - without))
             if result["engine_noise"] < 1.0:
-                result["ok"] = result["adapter_effect_error"] <= EFFECT_TOLERANCE
+                # A weak adapter (a short run) is small beside the engines' own difference, so its
+                # effect is measured with that much noise; when it changes the greedy output and
+                # llama.cpp reproduces every adapted token, the noise is allowed on top (an ignored
+                # adapter misses the changed tokens; a wrongly scaled one errs by 50-100%).
+                tolerance = EFFECT_TOLERANCE
+                if result["adapter_changes_output"] and matched == n_tokens:
+                    tolerance += result["engine_noise"]
+                result["ok"] = result["adapter_effect_error"] <= tolerance
     return result
 
 
@@ -519,7 +526,8 @@ def _refuse_unless(verified: dict[str, Any], what: str) -> None:
     else:
         detail = f"llama.cpp and transformers agree on {verified['matched']} of {verified['compared']} greedy tokens"
     if "adapter_effect_error" in verified:
-        detail += f", and the adapter's effect differs by {verified['adapter_effect_error']:.0%}"
+        detail += (f", and the adapter's effect differs by {verified['adapter_effect_error']:.0%} "
+                   f"(the engines differ by {verified['engine_noise']:.0%} of it on the base)")
     raise TrainError(f"{what} does not reproduce the trained model ({detail}); the export was deleted")
 
 
