@@ -50,6 +50,16 @@ curl -fsS "http://127.0.0.1:$port/v1/search" -H 'content-type: application/json'
     -d '{"query": "turbidity limit", "k": 1}' | .venv/bin/python -c \
     'import json, sys; hit = json.load(sys.stdin)["hits"][0]; print(hit["citation"], "|", hit["snippet"])'
 kill "$server"; wait "$server" 2>/dev/null || true
+step "llmforge train data build   (training dataset from the chunks, split by document)"
+lf train data build
+step "llmforge train run --max-steps 2 --seq-len 128   (LoRA on the default base, Qwen2.5-Coder-0.5B; a CPU demonstration)"
+lf train run --name demo --max-steps 2 --seq-len 128 --grad-accum 1 --lr 5e-4
+step "llmforge models export demo   (GGUF LoRA adapter, verified against transformers in llama.cpp)"
+lf models export demo
+step "llmforge models list"
+COLUMNS="${COLUMNS:-110}" lf models list
+step "llmforge ask \"How often is the chlorine analyser checked?\" --model demo   (served from the new version)"
+lf ask "How often is the chlorine analyser checked?" --model demo
 step "llmforge entities"
 COLUMNS="${COLUMNS:-110}" lf entities --limit 25
 step "llmforge status"
