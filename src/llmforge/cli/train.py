@@ -223,7 +223,12 @@ def eval_command(
     project: ProjectOption = None, as_json: JsonOption = False,
 ) -> None:
     """Held-out perplexity and QA accuracy (with and without retrieval); results go into the manifest."""
+    from llmforge.cli._common import progress_bar
     from llmforge.train.evaluate import evaluate_version, render_report
 
-    report = evaluate_version(open_project(project), version, against=against, max_qa=max_qa)
+    proj = open_project(project)
+    with progress_bar("answering held-out questions", None) as advance:
+        report = evaluate_version(proj, version, against=against, max_qa=max_qa,
+                                  progress=lambda done, total: advance(1, f"answering held-out questions "
+                                                                          f"({done}/{total})"))
     emit(report, as_json, lambda: render_report(report, stdout))
