@@ -160,3 +160,15 @@ def test_a_detached_run_can_be_cancelled_and_resumed(kb: Project, cli) -> None:
     job = _wait_for(lambda: (j := jobs.get_job(kb, job_id))["state"] == "cancelled" and j, 60)
     assert 2 <= job["step"] < 400 and "resume" in job["message"]
     assert (jobs.run_dir(kb, job_id) / "checkpoints" / f"step-{job['step']:06d}").is_dir()
+
+
+def test_out_of_memory_and_a_full_disk_are_explained() -> None:
+    import errno as errnos
+
+    import torch
+
+    with pytest.raises(RuntimeError) as refused:
+        torch.empty(2**42)   # 16 TiB: the CPU allocator refuses, as it does when training runs out
+    assert jobs._describe(refused.value).startswith("out of memory: lower train.seq_len")
+    assert jobs._describe(MemoryError()).startswith("out of memory")
+    assert jobs._describe(OSError(errnos.ENOSPC, "No space left on device")).startswith("disk full")

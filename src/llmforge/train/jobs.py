@@ -311,7 +311,10 @@ def _fail(project: Project, job_id: str, reporter: _Reporter, message: str) -> N
 
 
 def _is_oom(exc: BaseException) -> bool:
-    return type(exc).__name__ == "OutOfMemoryError" or "out of memory" in str(exc).lower()
+    """CUDA's OutOfMemoryError, or torch's CPU allocator refusing ("can't allocate memory")."""
+    text = str(exc).lower()
+    return (type(exc).__name__ == "OutOfMemoryError" or "out of memory" in text
+            or "can't allocate memory" in text or "cannot allocate memory" in text)
 
 
 def _describe(exc: BaseException) -> str:
