@@ -19,12 +19,14 @@ import queue
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from llmforge.errors import BusyError, NotFoundError, UsageError
+from llmforge.native import native_output
 from llmforge.project import Project
 
 log = logging.getLogger(__name__)
@@ -106,8 +108,10 @@ class LlamaRuntime:
         self.name = name
         self.path = path
         threads = options.threads or os.cpu_count() or 1
-        self._llm = llama_cpp.Llama(model_path=str(path), n_ctx=options.n_ctx, n_threads=threads,
-                                    lora_path=options.lora_path, verbose=False, logits_all=False)
+        # llama.cpp prints a line per adapted tensor when it applies a LoRA, whatever `verbose` says.
+        with native_output() if options.lora_path else nullcontext():
+            self._llm = llama_cpp.Llama(model_path=str(path), n_ctx=options.n_ctx, n_threads=threads,
+                                        lora_path=options.lora_path, verbose=False, logits_all=False)
         self.n_ctx = options.n_ctx
         metadata = self._llm.metadata
         self.has_template = "tokenizer.chat_template" in metadata

@@ -33,6 +33,16 @@ def register_backend(backend: Backend) -> None:
     BACKENDS[backend.name] = backend
 
 
+def quiet_transformers() -> None:
+    """No per-tensor progress bars and no deprecation chatter from transformers/peft on our stderr."""
+    import warnings
+
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing", category=FutureWarning)
+
+
 def cuda_available() -> bool:
     import torch
 
@@ -63,9 +73,8 @@ def _load_peft(base: Any, recipe: Recipe) -> tuple[Any, Any]:
     import torch
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM, AutoTokenizer
-    from transformers.utils import logging as hf_logging
 
-    hf_logging.disable_progress_bar()
+    quiet_transformers()
     # fp32 on CPU: bf16 measured several times slower on AVX2-only CPUs.
     dtype = torch.bfloat16 if cuda_available() and torch.cuda.is_bf16_supported() else torch.float32
     tokenizer = AutoTokenizer.from_pretrained(base.hf_dir, local_files_only=True)

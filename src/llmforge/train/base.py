@@ -19,16 +19,14 @@ import hashlib
 import json
 import os
 import shutil
-import sys
-import tempfile
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from llmforge.errors import LlmforgeError, TrainError
+from llmforge.native import CapturedOutput, native_output  # noqa: F401 (export.py imports them from here)
 from llmforge.packaged import PACKAGED, assemble, sha256_of
 from llmforge.project import Project
 
@@ -133,6 +131,9 @@ def _from_gguf(project: Project, spec: str, gguf: Path, sha256: str, progress: P
     target = hf_root / sha256[:16]
     if not _is_complete(target, sha256):
         _remove_stale_partials(hf_root, target.name)
+        from llmforge.train.backends import quiet_transformers
+
+        quiet_transformers()
         _say(progress, f"dequantising {gguf.name} once into {target} (a minute or two)")
         _write_dequantised(gguf, sha256, target)
     return BaseModel(spec, target, gguf, sha256, _architecture(target))
@@ -220,34 +221,6 @@ def _transformers_version() -> str:
     import transformers
 
     return transformers.__version__
-
-
-class CapturedOutput:
-    """What :func:`native_output` captured (filled in when the block ends)."""
-
-    text = ""
-
-
-@contextmanager
-def native_output() -> Iterator[CapturedOutput]:
-    """Capture what llama.cpp's C code prints (per-tensor quantisation notes, adapter buffer
-    fallbacks), which would otherwise flood the terminal; the text is kept for error messages."""
-    captured = CapturedOutput()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    saved = [os.dup(1), os.dup(2)]
-    with tempfile.TemporaryFile() as sink:
-        os.dup2(sink.fileno(), 1)
-        os.dup2(sink.fileno(), 2)
-        try:
-            yield captured
-        finally:
-            os.dup2(saved[0], 1)
-            os.dup2(saved[1], 2)
-            for fd in saved:
-                os.close(fd)
-            sink.seek(0)
-            captured.text = sink.read().decode("utf-8", "replace")
 
 
 @dataclass(frozen=True)
