@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.metadata
 import importlib.util
 import platform
+import os
 import shutil
 import subprocess
 import sys
@@ -117,6 +118,20 @@ def check_llama_cpp() -> Check:
     return Check("llama-cpp-python", OK, version, required=False)
 
 
+def check_llama_converters() -> Check:
+    """The llama-cpp-python source archive whose converters `llmforge models export` runs."""
+    version = _version_of("llama-cpp-python")
+    if version is None:
+        return Check("gguf converters", WARN, "llama-cpp-python is not installed", required=False)
+    cache = Path(os.environ.get("LLMFORGE_WHEEL_CACHE") or Path.home() / ".cache" / "llmforge-wheels")
+    archive = cache / f"llama_cpp_python-{version}.tar.gz"
+    if archive.is_file():
+        return Check("gguf converters", OK, f"{archive}", required=False)
+    return Check("gguf converters", WARN, f"{archive} not found (GGUF export needs it)",
+                 "run scripts/setup.sh, or set train.llama_cpp_source to the archive from the wheelhouse",
+                 required=False)
+
+
 def check_packaged_models() -> list[Check]:
     checks = []
     for what, distributions in PACKAGED_MODELS.items():
@@ -140,7 +155,7 @@ def check_disk(path: Path) -> Check:
 
 CHECKS: tuple[Callable[[], Check | list[Check]], ...] = (
     check_python, check_core_packages, check_torch, check_unsloth, check_tesseract,
-    check_llama_cpp, check_packaged_models,
+    check_llama_cpp, check_llama_converters, check_packaged_models,
 )
 
 
