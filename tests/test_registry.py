@@ -223,6 +223,10 @@ def test_serving_files_and_runtime_resolution(project: Project) -> None:
     assert resolve_model(project, "ops@1") == version.path / "gguf" / "merged.gguf"
     with pytest.raises(NotFoundError, match="unknown model 'gpt-17'.*trained model: ops"):
         resolve_model(project, "gpt-17")
+    add_version(project)   # a newer version, trained but not exported: serving keeps to v1
+    assert resolve_model_files(project, "ops") == (version.path / "gguf" / "merged.gguf", None)
+    with pytest.raises(NotFoundError, match="ops@v2 has no GGUF export"):
+        resolve_model_files(project, "ops@v2")
     (version.path / "gguf" / "merged.gguf").write_bytes(b"junk")
     with pytest.raises(UsageError, match="not a GGUF"):
         resolve_model(project, "ops")

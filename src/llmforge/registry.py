@@ -155,8 +155,11 @@ def list_versions(project: Project, name: str | None = None) -> list[ModelVersio
     return versions
 
 
-def find_version(project: Project, ref: str) -> ModelVersion | None:
+def find_version(project: Project, ref: str, *, serving: bool = False) -> ModelVersion | None:
     """The version ``ref`` names, or None when ``ref`` is not the name of a repository model.
+
+    ``serving``: a bare name with nothing promoted means the newest version that has a GGUF
+    export, so training a new version never switches a server to something it cannot load.
 
     Raises:
         NotFoundError: the model exists but not that version, or its promoted version is gone.
@@ -170,6 +173,10 @@ def find_version(project: Project, ref: str) -> ModelVersion | None:
     if not numbers:
         return None
     promoted = _promoted_number(directory)
+    if number is None and serving and not promoted:
+        exported = [n for n in numbers
+                    if {"adapter_gguf", "merged_gguf"} & set(_load(name, directory, n, promoted).manifest.get("exports") or {})]
+        number = exported[-1] if exported else None
     if number is None:
         number = promoted or numbers[-1]
         if number not in numbers:
@@ -552,7 +559,7 @@ def lineage(project: Project, ref: str) -> dict[str, Any]:
     ids = [str(doc) for each in chain for doc in (each.manifest.get("dataset") or {}).get("documents") or []]
     dataset = version.manifest.get("dataset") or {}
     return {"ref": version.ref, "chain": [_summary(each) for each in chain], "missing_parent": missing_parent,
-            "base": chain[-1].manifest.get("base") or {},
+            "base": version.manifest.get("base") or {},   # parents share it (training refuses otherwise)
             "dataset": {key: dataset.get(key) for key in ("name", "sha256", "train_rows", "eval_rows")},
             "documents": _documents(project, list(dict.fromkeys(ids)))}
 

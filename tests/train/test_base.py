@@ -206,7 +206,7 @@ def test_an_interrupted_dequantisation_is_never_reused(tiny: SimpleNamespace, tm
 
 def test_the_tiny_gguf_tokenises_as_transformers_does(tiny: SimpleNamespace) -> None:
     result = check_tokenizer(tiny.base, [SAMPLE_TEXT, "  indented\n\n\tx = 12345 # (note)"])
-    assert result == {"ok": True, "samples": 5}
+    assert result == {"ok": True, "samples": 5, "training_ids": "llama.cpp"}
 
 
 def test_a_disagreeing_tokenizer_names_the_sample_and_both_prefixes(tiny: SimpleNamespace, tmp_path: Path) -> None:
@@ -243,3 +243,29 @@ def test_gemma3_is_dequantised_with_a_correct_tokenizer(gemma: BaseModel) -> Non
     ids = tokenizer("The capital of France")["input_ids"]
     assert ids[0] == tokenizer.bos_token_id  # 5.17 lost the BOS and split "capital" into four pieces
     assert tokenizer.convert_ids_to_tokens(ids[1:]) == ["The", "▁capital", "▁of", "▁France"]
+
+
+def test_training_takes_its_ids_from_the_served_gguf(tiny: SimpleNamespace) -> None:
+    import llama_cpp
+    from transformers import AutoTokenizer
+
+    from llmforge.train.base import ServingTokenizer, serving_tokenizer
+    from llmforge.train.recipe import encode_rows
+
+    hf = AutoTokenizer.from_pretrained(str(tiny.base.hf_dir))
+    served = serving_tokenizer(hf, tiny.base)
+    assert isinstance(served, ServingTokenizer)
+    assert serving_tokenizer(hf, BaseModel("d", tiny.base.hf_dir, None, "x", "qwen2")) is hf
+    llm = llama_cpp.Llama(model_path=str(tiny.gguf), vocab_only=True, verbose=False)
+    try:
+        # Arabic shadda then fatha: a normalising tokenizer would reorder them; llama.cpp does not.
+        text = "عَيَّنَ " + SAMPLE_TEXT
+        assert served(text)["input_ids"] == llm.tokenize(text.encode(), add_bos=True, special=False)
+    finally:
+        llm.close()
+    assert served.eos_token_id == hf.eos_token_id and served.chat_template == hf.chat_template
+    chat = {"kind": "chat", "messages": [{"role": "user", "content": "Capital?"},
+                                         {"role": "assistant", "content": "Paris."}]}
+    (sequence,) = encode_rows(served, "qwen2", [chat], 64)
+    assert sequence.input_ids[0] == hf.convert_tokens_to_ids("<|im_start|>")   # template specials by id
+    served.close()

@@ -70,7 +70,9 @@ def test_a_run_registers_a_version_with_its_lineage(kb: Project, cli) -> None:
     manifest = version.manifest
     assert manifest["backend"] == "peft" and manifest["job_id"] == job["id"]
     assert manifest["hyperparameters"]["seq_len"] == 64 and manifest["hyperparameters"]["max_steps"] == 6
-    assert manifest["dataset"]["sha256"] and len(manifest["dataset"]["documents"]) == 3
+    trained, held_out = manifest["dataset"]["documents"], manifest["dataset"]["eval_documents"]
+    assert manifest["dataset"]["sha256"] and len(trained) == 2 and len(held_out) == 1
+    assert not set(trained) & set(held_out)   # lineage names only what the model learnt from
     assert manifest["metrics"]["eval_perplexity"] < manifest["metrics"]["base_eval_perplexity"]
     assert "adapter/adapter_model.safetensors" in manifest["files"] and registry.verify_files(version) == []
     log = jobs.log_path(kb, job["id"]).read_text()
@@ -172,3 +174,64 @@ def test_out_of_memory_and_a_full_disk_are_explained() -> None:
     assert jobs._describe(refused.value).startswith("out of memory: lower train.seq_len")
     assert jobs._describe(MemoryError()).startswith("out of memory")
     assert jobs._describe(OSError(errnos.ENOSPC, "No space left on device")).startswith("disk full")
+
+
+def test_what_can_be_checked_is_checked_before_a_run_starts(kb: Project, cli) -> None:
+    import subprocess
+
+    for name in ("_ops", "qwen2.5-coder-0.5b-instruct", "x" * 65):   # names the repository refuses
+        assert cli("train", "run", "-p", kb.root, "--name", name, "--max-steps", "1").exit_code == 2
+    assert cli("train", "run", "-p", kb.root, "--base", "no-such-model", "--detach").exit_code == 1
+    assert jobs.list_jobs(kb) == []   # nothing was queued, nothing runs in the background
+    sleeper = subprocess.Popen(["sleep", "30"])
+    try:
+        with kb.catalog() as conn:   # a job queued by another live process
+            conn.execute("INSERT INTO jobs (id, kind, state, pid, params) VALUES ('other', 'train', 'queued', ?, '{}')",
+                         [sleeper.pid])
+        with pytest.raises(TrainError, match="training job other is already queued or running"):
+            jobs.submit(kb, name="ops", max_steps=1)
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+
+
+def test_cancel_never_signals_a_process_that_reused_the_pid(kb: Project) -> None:
+    import subprocess
+
+    job = jobs.submit(kb, name="ops", max_steps=2)
+    stranger = subprocess.Popen(["sleep", "30"])
+    try:
+        jobs._update(kb, job["id"], state="running", pid=stranger.pid)   # as after a reboot
+        assert jobs.get_job(kb, job["id"])["state"] == "interrupted"
+        assert jobs.cancel(kb, job["id"])["state"] == "cancelled"
+        assert stranger.poll() is None   # still alive: it was never sent SIGTERM
+    finally:
+        stranger.kill()
+        stranger.wait()
+    failed = jobs.submit(kb, name="ops", max_steps=2)
+    jobs._update(kb, failed["id"], state="failed", message="boom")
+    with pytest.raises(UsageError, match="already failed"):
+        jobs.cancel(kb, failed["id"])
+
+
+def test_resume_refuses_a_rebuilt_dataset_and_parents_need_the_same_base(kb: Project, tmp_path: Path) -> None:
+    job = jobs.submit(kb, name="ops", max_steps=2)
+    jobs.cancel(kb, job["id"])
+    build_dataset(kb, eval_fraction=0.0)   # the rows change under the stopped job
+    jobs.prepare_resume(kb, job["id"])
+    with pytest.raises(TrainError, match="dataset default was rebuilt since this job started"):
+        jobs.run(kb, job["id"])
+
+    build_dataset(kb, eval_fraction=0.34)
+    assert jobs.run(kb, jobs.submit(kb, name="ops", max_steps=2)["id"])["state"] == "succeeded"
+    other_base = build_tiny_model(tmp_path / "other-base", DOCS.values(), seed=1, vocab_size=400)
+    child = jobs.submit(kb, name="ops", max_steps=2, base=str(other_base), parent="ops")
+    assert child["params"]["parent"] == "ops@v1"   # pinned at submission
+    with pytest.raises(TrainError, match="ops@v1 was trained on another base model"):
+        jobs.run(kb, child["id"])
+    assert [v.ref for v in registry.list_versions(kb)] == ["ops@v1"]
+
+
+def test_an_adapter_export_takes_no_quantization(kb: Project, cli) -> None:
+    result = cli("models", "export", "ops@v1", "-p", kb.root, "--quantization", "q4_k_m")
+    assert result.exit_code == 2 and "--kind merged only" in result.stderr

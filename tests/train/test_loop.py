@@ -55,12 +55,16 @@ def test_text_rows_are_packed_into_full_blocks(tiny: Base) -> None:
     assert all(s.labels == s.input_ids for s in sequences)
 
 
-def test_models_without_a_chat_template_get_the_serving_fallback(tiny: Base) -> None:
+def test_models_without_a_chat_template_learn_the_format_they_are_served_with(tiny: Base) -> None:
     _, tokenizer = load(tiny, Recipe())
     tokenizer.chat_template = None
     prompt, reply = render_chat(tokenizer, "gemma3", CHAT["messages"])
     assert prompt == "<start_of_turn>user\nBe brief.\n\nWhat is the capital of France?<end_of_turn>\n<start_of_turn>model\n"
     assert reply == "Paris.<end_of_turn>\n"
+    prompt, reply = render_chat(tokenizer, "qwen2", CHAT["messages"])   # llama.cpp's "qwen" fallback
+    assert prompt.startswith("<|im_start|>system\nBe brief.<|im_end|>") and prompt.endswith("<|im_start|>assistant\n")
+    prompt, _ = render_chat(tokenizer, "llama", CHAT["messages"])      # ... and "llama-2"
+    assert prompt.startswith("[INST] <<SYS>>\nBe brief.")
 
 
 def test_data_order_is_fixed_by_seed_and_epoch() -> None:
@@ -109,7 +113,7 @@ def test_only_the_newest_checkpoints_are_kept(tiny: Base, tmp_path: Path) -> Non
     recipe = Recipe(seq_len=32, max_steps=9, grad_accum=1, checkpoint_steps=2)
     model, tokenizer = load(tiny, recipe)
     train_lora(model, tokenizer, "qwen2", [TEXT], [], recipe, tmp_path)
-    assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == ["step-000006", "step-000008"]
+    assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == ["step-000008", "step-000009"]
 
 
 def test_a_full_disk_during_a_checkpoint_keeps_the_previous_one(tiny: Base, tmp_path: Path,
@@ -126,7 +130,7 @@ def test_a_full_disk_during_a_checkpoint_keeps_the_previous_one(tiny: Base, tmp_
         return real_save(path, *args, **kwargs)
 
     monkeypatch.setattr(model, "save_pretrained", save)
-    with pytest.raises(TrainError, match="No space left on device.*previous checkpoint is kept"):
+    with pytest.raises(TrainError, match="disk full.*previous checkpoint is kept"):
         train_lora(model, tokenizer, "qwen2", [TEXT], [], recipe, tmp_path)
     names = sorted(p.name for p in (tmp_path / "checkpoints").iterdir())
     assert names == ["step-000002"]   # no half-written checkpoint left behind

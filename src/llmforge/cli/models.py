@@ -149,14 +149,18 @@ def delete(ref: Annotated[str, typer.Argument(help="NAME@vN: the version to dele
 def export(ref: Ref,
            kind: Annotated[str, typer.Option(help="adapter: a LoRA GGUF over the base GGUF; merged: one GGUF.")]
            = "adapter",
-           quantization: Annotated[str, typer.Option(help="GGUF type of the export (q8_0, f16, ...).")] = "q8_0",
+           quantization: Annotated[str | None, typer.Option(
+               help="GGUF type of a merged export: q8_0 (default), q4_k_m, f16 or f32 (an adapter is f16).",
+               show_default=False)] = None,
            project: ProjectOption = None, as_json: JsonOption = False) -> None:
     """Export a version as GGUF for llama.cpp, so `llmforge serve` can load it."""
     if kind not in ("adapter", "merged"):
         raise UsageError(f"--kind must be adapter or merged, not {kind!r}")
+    if kind == "adapter" and quantization is not None:
+        raise UsageError("--quantization applies to --kind merged only (an adapter is exported as f16)")
     from llmforge.train.export import export_version
 
-    result = export_version(open_project(project), ref, kind=kind, quantization=quantization)
+    result = export_version(open_project(project), ref, kind=kind, quantization=quantization or "q8_0")
 
     def render() -> None:
         for key, value in result.items():

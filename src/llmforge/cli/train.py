@@ -136,13 +136,14 @@ def list_command(limit: Annotated[int, typer.Option(help="Newest jobs to show.")
         if not jobs:
             stdout.print("no training jobs yet")
             return
-        table = Table("job", "state", "model", "base", "step", "loss", "message")
+        table = Table("state", "model", "base", "step", "loss", "message")
+        table.add_column("job", no_wrap=True, min_width=22)   # the id cancel/resume need, never cut
         for job in jobs:
             params = job.get("params") or {}
             step = f"{job['step']}/{job['total_steps']}" if job.get("step") is not None else "-"
             loss = f"{job['last_loss']:.3f}" if job.get("last_loss") is not None else "-"
-            table.add_row(job["id"], job["state"], params.get("name", ""), params.get("base", ""), step, loss,
-                          escape(job.get("message") or ""))
+            table.add_row(job["state"], params.get("name", ""), params.get("base", ""), step, loss,
+                          escape(job.get("message") or ""), job["id"])
         stdout.print(table)
 
     emit(jobs, as_json, render)

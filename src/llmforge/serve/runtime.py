@@ -35,6 +35,23 @@ _FALLBACK_FORMATS = {"gemma3": "gemma", "gemma2": "gemma", "gemma": "gemma", "ll
 _NO_SYSTEM_ROLE = {"gemma"}
 
 
+def fallback_chat_format(architecture: str) -> str:
+    """llama-cpp-python's chat format for a GGUF without a template (training uses the same)."""
+    return _FALLBACK_FORMATS.get(architecture, "chatml")
+
+
+def fold_system(chat_format: str | None, messages: list[dict[str, str]]) -> list[dict[str, str]]:
+    """Messages for ``chat_format``: system text goes into the first user turn where the format
+    has no system role (it would be dropped)."""
+    if chat_format not in _NO_SYSTEM_ROLE:
+        return messages
+    system = "\n\n".join(m["content"] for m in messages if m["role"] == "system")
+    rest = [dict(m) for m in messages if m["role"] != "system"]
+    if system and rest and rest[0]["role"] == "user":
+        rest[0]["content"] = f"{system}\n\n{rest[0]['content']}"
+    return rest
+
+
 def set_omp_wait_policy(policy: str) -> None:
     """Choose OpenMP's wait policy for llama.cpp; must run before ``llama_cpp`` is imported."""
     if "OMP_WAIT_POLICY" in os.environ:
@@ -65,7 +82,7 @@ def resolve_model_files(project: Project, name: str) -> tuple[Path, Path | None]
         return _checked_gguf(path), None
     if name in PACKAGED:
         return assemble(name, project.path("models")), None
-    version = registry.find_version(project, name)
+    version = registry.find_version(project, name, serving=True)
     if version is not None:
         model, adapter = registry.serving_files(project, version.ref)
         return _checked_gguf(model), adapter and _checked_gguf(adapter)
@@ -87,7 +104,7 @@ def _runtime_name(project: Project, name: str) -> str:
     """``name``, or ``NAME@vN`` for a repository model: a promotion takes effect on the next call."""
     from llmforge import registry
 
-    version = registry.find_version(project, name)  # None for paths and packaged names
+    version = registry.find_version(project, name, serving=True)  # None for paths and packaged names
     return version.ref if version else name
 
 
@@ -116,7 +133,7 @@ class LlamaRuntime:
         metadata = self._llm.metadata
         self.has_template = "tokenizer.chat_template" in metadata
         self.architecture = metadata.get("general.architecture", "")
-        self.chat_format = None if self.has_template else _FALLBACK_FORMATS.get(self.architecture, "chatml")
+        self.chat_format = None if self.has_template else fallback_chat_format(self.architecture)
         if self.chat_format:
             self._llm.chat_format = self.chat_format
             self._llm.chat_handler = None
@@ -130,13 +147,7 @@ class LlamaRuntime:
         return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
 
     def _prepare(self, messages: list[dict[str, str]]) -> list[dict[str, str]]:
-        if self.chat_format not in _NO_SYSTEM_ROLE:
-            return messages
-        system = "\n\n".join(m["content"] for m in messages if m["role"] == "system")
-        rest = [dict(m) for m in messages if m["role"] != "system"]
-        if system and rest and rest[0]["role"] == "user":
-            rest[0]["content"] = f"{system}\n\n{rest[0]['content']}"
-        return rest
+        return fold_system(self.chat_format, messages)
 
     def chat(self, messages: list[dict[str, str]], *, max_tokens: int = 512, temperature: float = 0.0,
              top_p: float = 0.95, stop: list[str] | None = None, stream: bool = False) -> Any:

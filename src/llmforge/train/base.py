@@ -20,6 +20,7 @@ import json
 import os
 import shutil
 import time
+import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -262,6 +263,10 @@ def first_tokenizer_mismatch(tokenizer_dir: Path, gguf: Path, texts: Sequence[st
         llm = llama_cpp.Llama(model_path=str(gguf), vocab_only=True, verbose=False)
     try:
         for index, text in enumerate(texts):
+            # transformers' Qwen2 tokenizer NFC-normalises, llama.cpp does not (measured: an Arabic
+            # shadda+fatha came out in the two orders). Training takes its ids from llama.cpp (see
+            # ServingTokenizer), so what must agree here is the vocabulary, on canonical text.
+            text = unicodedata.normalize("NFC", text)
             ours = list(tokenizer(text, add_special_tokens=True, split_special_tokens=True)["input_ids"])
             theirs = list(llm.tokenize(text.encode("utf-8"), add_bos=True, special=False))
             if ours != theirs:
@@ -269,6 +274,38 @@ def first_tokenizer_mismatch(tokenizer_dir: Path, gguf: Path, texts: Sequence[st
     finally:
         llm.close()
     return None
+
+
+class ServingTokenizer:
+    """The transformers tokenizer, but token ids made by llama.cpp for the GGUF that will serve.
+
+    Training on the served tokenizer's ids means an adapter sees at training time exactly the
+    sequences it will see when llama.cpp serves it, whatever the two tokenizers do differently at
+    the edges (Unicode normalisation, say). Chat templates, special-token ids and decoding come
+    from transformers.
+    """
+
+    def __init__(self, tokenizer: Any, gguf: Path) -> None:
+        import llama_cpp
+
+        self._tokenizer = tokenizer
+        with native_output():
+            self._llm = llama_cpp.Llama(model_path=str(gguf), vocab_only=True, verbose=False)
+
+    def __call__(self, text: str, add_special_tokens: bool = True, **_: Any) -> dict[str, list[int]]:
+        ids = self._llm.tokenize(text.encode("utf-8"), add_bos=add_special_tokens, special=True)
+        return {"input_ids": list(ids)}
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._tokenizer, name)
+
+    def close(self) -> None:
+        self._llm.close()
+
+
+def serving_tokenizer(tokenizer: Any, base: BaseModel) -> Any:
+    """``tokenizer`` with llama.cpp's ids for a GGUF base; unchanged for a directory base."""
+    return ServingTokenizer(tokenizer, base.gguf) if base.gguf is not None else tokenizer
 
 
 def check_tokenizer(base: BaseModel, texts: Iterable[str] = ()) -> dict[str, Any]:
@@ -292,4 +329,4 @@ def check_tokenizer(base: BaseModel, texts: Iterable[str] = ()) -> dict[str, Any
             f"trained on these ids would not fit the served model. Use transformers >= 5.24 (this is "
             f"{_transformers_version()}), then delete {base.hf_dir} so it is dequantised again, or give the "
             "base as a Hugging Face directory with its original tokenizer")
-    return {"ok": True, "samples": len(samples)}
+    return {"ok": True, "samples": len(samples), "training_ids": "llama.cpp"}

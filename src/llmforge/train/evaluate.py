@@ -124,6 +124,7 @@ class _Material:
     pairs: list[QAPair]
     seq_len: int
     batch_size: int
+    ids: Any = None     # the tokenizer whose ids training used (llama.cpp's, for a GGUF base)
 
 
 @dataclass
@@ -208,6 +209,14 @@ def _adapter_dir(version: registry.ModelVersion) -> Path:
         raise TrainError(f"{version.ref} has no adapter files ({', '.join(missing)} missing in {adapter}): "
                          "it cannot be evaluated; train it again or delete it")
     return adapter
+
+
+def _training_ids(version: registry.ModelVersion, tokenizer: Any) -> Any:
+    """The tokenizer training took its ids from: llama.cpp's for a GGUF base still on disk."""
+    from llmforge.train.base import ServingTokenizer
+
+    gguf = (version.manifest.get("base") or {}).get("gguf")
+    return ServingTokenizer(tokenizer, Path(gguf)) if gguf and Path(gguf).is_file() else None
 
 
 def _base_dir(project: Project, version: registry.ModelVersion) -> Path:
@@ -323,7 +332,7 @@ def qa_accuracy(model: Any, tokenizer: Any, architecture: str, pairs: list[QAPai
 
 def _figures(model: Any, tokenizer: Any, architecture: str, material: _Material,
              tick: Callable[[], None]) -> dict[str, Any]:
-    figures: dict[str, Any] = held_out_loss(model, tokenizer, architecture, material)
+    figures: dict[str, Any] = held_out_loss(model, material.ids or tokenizer, architecture, material)
     started = time.perf_counter()
     figures["qa"] = qa_accuracy(model, tokenizer, architecture, material.pairs, tick) if material.pairs else None
     figures["qa_seconds"] = time.perf_counter() - started   # greedy generation dominates the cost on a CPU
@@ -432,7 +441,8 @@ def evaluate_version(project: Project, ref: str, *, against: str | None = None, 
     if max_qa and not pairs:
         notes.append(f"the held-out split of {info.name} has no QA pairs (rows with an answer): QA accuracy "
                      "not measured (build the dataset with synthetic QA pairs)")
-    material = _Material(rows, pairs, int(hyper.get("seq_len", 256)), int(hyper.get("batch_size", 1)))
+    material = _Material(rows, pairs, int(hyper.get("seq_len", 256)), int(hyper.get("batch_size", 1)),
+                         _training_ids(version, tokenizer))
     tick = _Ticker((3 if other is not None else 2) * len(pairs), progress)
     figures = {}
     with _active(model, None):

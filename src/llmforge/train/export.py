@@ -454,6 +454,9 @@ def export_version(project: Project, ref: str, *, kind: str = "adapter", quantiz
     if kind not in ("adapter", "merged"):
         raise TrainError(f"unknown export kind {kind!r}: adapter or merged")
     version = registry.get_version(project, ref)
+    if not isinstance(version.manifest.get("base"), dict) or not version.manifest["base"].get("spec"):
+        raise TrainError(f"the manifest of {version.ref} does not say which base model it was trained on "
+                         "(damaged manifest.json): it cannot be exported")
     base = _base_of(project, version.manifest["base"])
     adapter_dir = version.path / "adapter"
     tools = llama_cpp_tools(project)

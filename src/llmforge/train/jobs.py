@@ -37,6 +37,7 @@ KIND = "train"
 ACTIVE = ("queued", "running")
 RESUMABLE = ("failed", "cancelled", "interrupted")
 UPDATE_SECONDS = 2.0
+LOCK_GRACE_SECONDS = 2.0
 NAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789-_.")
 
 
@@ -75,9 +76,15 @@ def _row(cursor: Any, row: tuple[Any, ...]) -> dict[str, Any]:
     return job
 
 
-def _settle(job: dict[str, Any]) -> dict[str, Any]:
-    """A job whose process is gone cannot be running: report it interrupted."""
-    if job["state"] in ACTIVE and not pid_alive(job["pid"]):
+def _settle(project: Project, job: dict[str, Any]) -> dict[str, Any]:
+    """A job whose process is gone cannot be running: report it interrupted. A running job's
+    process must also hold the training lock (after a reboot its pid may belong to another)."""
+    if job["state"] not in ACTIVE:
+        return job
+    gone = not pid_alive(job["pid"])
+    if not gone and job["state"] == "running":
+        gone = f"job {job['id']}, pid {job['pid']}" not in (lock_holder(project) or "")
+    if gone:
         job = {**job, "state": "interrupted", "message": "its process is gone (crashed or killed): "
                f"resume with `llmforge train resume {job['id']}`"}
     return job
@@ -89,13 +96,13 @@ def get_job(project: Project, job_id: str) -> dict[str, Any]:
         row = cursor.fetchone()
         if row is None:
             raise NotFoundError(f"no training job {job_id!r} (see `llmforge train list`)")
-        return _settle(_row(cursor, row))
+        return _settle(project, _row(cursor, row))
 
 
 def list_jobs(project: Project, limit: int = 50) -> list[dict[str, Any]]:
     with project.catalog() as conn:
         cursor = conn.execute("SELECT * FROM jobs WHERE kind = ? ORDER BY created_at DESC LIMIT ?", [KIND, limit])
-        return [_settle(_row(cursor, row)) for row in cursor.fetchall()]
+        return [_settle(project, _row(cursor, row)) for row in cursor.fetchall()]
 
 
 def _update(project: Project, job_id: str, **fields: Any) -> None:
@@ -117,12 +124,18 @@ def training_lock(project: Project, job_id: str) -> Iterator[None]:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip() or "another process"
-            raise TrainError(f"another training run is in progress ({holder}); wait for it, or "
-                             "`llmforge train cancel JOB`") from None
+        deadline = time.monotonic() + LOCK_GRACE_SECONDS   # `train status` probes it for an instant
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() < deadline:
+                    time.sleep(0.1)
+                    continue
+                holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip() or "another process"
+                raise TrainError(f"another training run is in progress ({holder}); wait for it, or "
+                                 "`llmforge train cancel JOB`") from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"job {job_id}, pid {os.getpid()}".encode(), 0)
         yield
@@ -147,34 +160,52 @@ def lock_holder(project: Project) -> str | None:
 
 # --- submitting, cancelling, resuming -------------------------------------------------------------
 
-def check_name(name: str) -> str:
-    if not name or not set(name) <= NAME_CHARS or name[0] in "-." or name in ("base", "hf", "easyocr"):
-        raise UsageError(f"model name {name!r} must be lower-case letters, digits, '-', '_' or '.' "
-                         "(and not base, hf or easyocr)")
-    return name
-
-
 def submit(project: Project, *, name: str, base: str | None = None, dataset: str = "default",
            backend: str | None = None, parent: str | None = None, **recipe_options: Any) -> dict[str, Any]:
     """Record a queued training job after checking what can be checked cheaply."""
+    from llmforge import registry
     from llmforge.train.backends import choose_backend
     from llmforge.train.data import load_dataset_info
 
     settings = project.settings
+    registry.validate_name(name)
     recipe = Recipe.from_settings(settings, **recipe_options)
     backend_name = choose_backend(backend or str(settings["train.backend"])).name
     info = load_dataset_info(project, dataset)
+    base_spec = base or str(settings["train.base"])
+    _check_base_spec(base_spec)
+    if parent:   # pinned: a later promotion must not change what this run continues from
+        parent = registry.get_version(project, parent).ref
     if holder := lock_holder(project):
         raise TrainError(f"another training run is in progress ({holder}); wait for it, or "
                          "`llmforge train cancel JOB`")
-    params = {"name": check_name(name), "base": base or str(settings["train.base"]), "dataset": info.name,
+    params = {"name": name, "base": base_spec, "dataset": info.name, "dataset_sha256": info.sha256,
               "backend": backend_name, "parent": parent, "recipe": recipe.to_dict()}
     job_id = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
     with project.catalog() as conn:
+        # Two submissions racing: the catalog decides (one connection writes at a time).
+        active = conn.execute("SELECT id, pid FROM jobs WHERE kind = ? AND state IN ('queued', 'running')",
+                              [KIND]).fetchall()
+        live = [job for job, pid in active if pid_alive(pid) and pid != os.getpid()]
+        if live:
+            raise TrainError(f"training job {live[0]} is already queued or running; wait for it, or "
+                             f"`llmforge train cancel {live[0]}`")
         conn.execute("INSERT INTO jobs (id, kind, state, pid, params, message) VALUES (?, ?, 'queued', ?, ?, ?)",
                      [job_id, KIND, os.getpid(), json.dumps(params), "queued"])
     run_dir(project, job_id).mkdir(parents=True, exist_ok=True)
     return get_job(project, job_id)
+
+
+def _check_base_spec(spec: str) -> None:
+    """Fail now, not in a background worker, when the base names nothing that exists."""
+    from llmforge.packaged import PACKAGED
+
+    if spec in PACKAGED:
+        return
+    path = Path(spec).expanduser()
+    if not path.exists():
+        raise TrainError(f"base model {spec!r} is neither a packaged model ({', '.join(PACKAGED)}) nor an "
+                         "existing .gguf file or model directory")
 
 
 def detach(project: Project, job_id: str) -> dict[str, Any]:
@@ -193,14 +224,20 @@ def detach(project: Project, job_id: str) -> dict[str, Any]:
 def cancel(project: Project, job_id: str) -> dict[str, Any]:
     """Ask a running job to stop (it checkpoints first); a job that is not running is cancelled at once."""
     job = get_job(project, job_id)
-    if job["state"] in ("succeeded", "cancelled"):
+    if job["state"] in ("succeeded", "cancelled", "failed"):
         raise UsageError(f"job {job_id} is already {job['state']}")
-    if job["state"] == "running" and pid_alive(job["pid"]):
+    if job["state"] == "running" and _holds_lock(project, job):
         os.kill(job["pid"], signal.SIGTERM)
         _update(project, job_id, message="cancel requested: stopping after the current step")
     else:
         _update(project, job_id, state="cancelled", message="cancelled", _stamp=("finished_at",))
     return get_job(project, job_id)
+
+
+def _holds_lock(project: Project, job: dict[str, Any]) -> bool:
+    """Whether the job's recorded process is the one training now (a reused pid is not)."""
+    holder = lock_holder(project) or ""
+    return f"job {job['id']}, pid {job['pid']}" in holder and pid_alive(job["pid"])
 
 
 def prepare_resume(project: Project, job_id: str) -> dict[str, Any]:
@@ -265,9 +302,12 @@ class _Reporter:
         now = time.monotonic()
         if now - self._last >= UPDATE_SECONDS or info.step == info.total_steps:
             self._last = now
-            _update(self.project, self.job_id, step=info.step, total_steps=info.total_steps,
-                    last_loss=round(info.loss, 5), progress=info.step / info.total_steps,
-                    message=f"training: {info.tokens_per_s:.0f} tokens/s")
+            try:   # progress is news, not state: a busy catalog must not stop the training
+                _update(self.project, self.job_id, step=info.step, total_steps=info.total_steps,
+                        last_loss=round(info.loss, 5), progress=info.step / info.total_steps,
+                        message=f"training: {info.tokens_per_s:.0f} tokens/s")
+            except LlmforgeError as exc:
+                self.line(f"progress not recorded in the catalog this time: {exc}")
         if self.on_step:
             self.on_step(info)
 
@@ -306,8 +346,8 @@ def _fail(project: Project, job_id: str, reporter: _Reporter, message: str) -> N
     reporter.line(f"failed: {message}")
     try:
         _update(project, job_id, state="failed", message=message[:1000], _stamp=("finished_at",))
-    except LlmforgeError:
-        log.exception("could not record the failure of job %s", job_id)
+    except LlmforgeError as exc:
+        log.warning("could not record the failure of job %s: %s", job_id, exc)
 
 
 def _is_oom(exc: BaseException) -> bool:
@@ -332,7 +372,7 @@ def _train(project: Project, job_id: str, params: dict[str, Any], reporter: _Rep
            status: Callable[[str], None], should_stop: Callable[[], bool]) -> dict[str, Any]:
     from llmforge import registry
     from llmforge.train.backends import choose_backend
-    from llmforge.train.base import check_tokenizer, resolve_base
+    from llmforge.train.base import check_tokenizer, resolve_base, serving_tokenizer
     from llmforge.train.data import load_dataset_info, open_splits
     from llmforge.train.loop import train_lora
 
@@ -340,15 +380,30 @@ def _train(project: Project, job_id: str, params: dict[str, Any], reporter: _Rep
     status(f"preparing base model {params['base']}")
     base = resolve_base(project, params["base"])
     info = load_dataset_info(project, params["dataset"])
+    if params.get("dataset_sha256") and info.sha256 != params["dataset_sha256"]:
+        raise TrainError(f"dataset {info.name} was rebuilt since this job started (sha256 {info.sha256[:12]}… "
+                         f"instead of {params['dataset_sha256'][:12]}…): its checkpoints learnt from other rows; "
+                         "start a new `llmforge train run` instead of resuming")
     splits = open_splits(info)
     train_rows, eval_rows = list(splits["train"]), list(splits["eval"])
     samples = [r["text"] or " ".join(m["content"] for m in r["messages"]) for r in train_rows[:40]]
     tokenizer_check = check_tokenizer(base, samples)
     backend = choose_backend(params["backend"])
     status(f"loading {base.spec} with {backend.name}")
-    model, tokenizer = backend.load(base, recipe)
+    try:
+        model, tokenizer = backend.load(base, recipe)
+    except Exception as exc:  # a folder that looks like a model but is not one: say so, in one line
+        if _is_oom(exc):
+            raise
+        raise TrainError(f"base model {base.spec} cannot be loaded from {base.hf_dir}: {type(exc).__name__}: "
+                         f"{str(exc)[:300]}") from exc
+    tokenizer = serving_tokenizer(tokenizer, base)
     if params.get("parent"):
-        _start_from(model, registry.get_version(project, params["parent"]))
+        parent = registry.get_version(project, params["parent"])
+        if (parent.manifest.get("base") or {}).get("sha256") != base.sha256:
+            raise TrainError(f"{parent.ref} was trained on another base model "
+                             f"({(parent.manifest.get('base') or {}).get('spec')}); continue it on that base")
+        _start_from(model, parent)
     reporter.line(f"training {base.spec} ({base.architecture}) on dataset {info.name} "
                   f"({len(train_rows)} train / {len(eval_rows)} eval rows) with {backend.name}")
     status("training")
@@ -363,13 +418,18 @@ def _train(project: Project, job_id: str, params: dict[str, Any], reporter: _Rep
         return get_job(project, job_id)
     status("registering the new model version")
     staging = registry.staging_dir(project, params["name"])
-    model.save_pretrained(staging / "adapter")
+    try:
+        model.save_pretrained(staging / "adapter")
+    except Exception as exc:
+        raise TrainError(f"could not write the adapter into {staging}: {_describe(exc)}") from exc
     manifest = {
         "name": params["name"], "parent": params.get("parent"), "job_id": job_id,
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "base": base.to_dict(),
         "dataset": {"name": info.name, "sha256": info.sha256, "train_rows": info.train_rows,
-                    "eval_rows": info.eval_rows, "documents": list(info.documents)},
+                    "eval_rows": info.eval_rows, "sources": list(info.sources),
+                    "documents": [d for d in info.documents if d not in set(info.eval_documents)],
+                    "eval_documents": list(info.eval_documents)},
         "backend": backend.name, "hyperparameters": recipe.to_dict(),
         "training": {"steps": outcome.step, "tokens": outcome.tokens, "seconds": round(outcome.seconds, 2),
                      "tokens_per_s": round(outcome.tokens_per_s, 1)},

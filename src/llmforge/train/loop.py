@@ -8,6 +8,7 @@ of the seed and the epoch, so a resumed run sees the batches the crashed one wou
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
@@ -116,6 +117,10 @@ def perplexity(loss: float) -> float:
     return math.exp(min(loss, 50.0))
 
 
+def _disk_full(exc: BaseException) -> bool:
+    return getattr(exc, "errno", None) == errno.ENOSPC or "No space left" in str(exc) or "os error 28" in str(exc)
+
+
 class Checkpoints:
     """``run_dir/checkpoints/step-NNNNNN/``: adapter weights, optimizer, scheduler and counters."""
 
@@ -130,6 +135,9 @@ class Checkpoints:
         import torch
 
         self.root.mkdir(parents=True, exist_ok=True)
+        for stale in self.root.glob(".partial-*"):
+            if not _alive(stale.name.rsplit("-", 1)[-1]):
+                shutil.rmtree(stale, ignore_errors=True)
         final = self.root / f"step-{state['step']:06d}"
         partial = self.root / f".partial-{state['step']:06d}-{os.getpid()}"
         shutil.rmtree(partial, ignore_errors=True)
@@ -140,10 +148,11 @@ class Checkpoints:
             (partial / "state.json").write_text(json.dumps(state) + "\n")
             shutil.rmtree(final, ignore_errors=True)
             os.replace(partial, final)
-        except OSError as exc:
+        except Exception as exc:   # safetensors and torch.save report a full disk in their own types
             shutil.rmtree(partial, ignore_errors=True)
-            raise TrainError(f"could not write checkpoint step {state['step']} in {self.root}: "
-                             f"{exc.strerror or exc} (the previous checkpoint is kept)") from exc
+            reason = "disk full" if _disk_full(exc) else (getattr(exc, "strerror", None) or str(exc))
+            raise TrainError(f"could not write checkpoint step {state['step']} in {self.root}: {reason} "
+                             "(the previous checkpoint is kept; free space, then `llmforge train resume`)") from exc
         for old in sorted(p for p in self.root.glob("step-*") if p != final)[:-(KEEP_CHECKPOINTS - 1) or None]:
             shutil.rmtree(old, ignore_errors=True)
         return final
@@ -230,7 +239,8 @@ def train_lora(model: Any, tokenizer: Any, architecture: str, train_rows: Seq[di
         if on_step:
             on_step(StepInfo(state["step"], steps, step_loss, state["tokens"] / max(state["seconds"], 1e-9),
                              scheduler.get_last_lr()[0], state["seconds"]))
-        if state["step"] % recipe.checkpoint_steps == 0 and state["step"] < steps:
+        if state["step"] % recipe.checkpoint_steps == 0 or state["step"] == steps:
+            # the last step too: a failure in the final evaluation or registration resumes here
             checkpoints.save(model, optimizer, scheduler, state)
             if on_checkpoint:
                 on_checkpoint(state["step"])
@@ -246,6 +256,16 @@ def train_lora(model: Any, tokenizer: Any, architecture: str, train_rows: Seq[di
     metrics["train_loss"] = _recent(state["losses"])
     metrics["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return Outcome(False, state["step"], steps, metrics["train_loss"], state["tokens"], state["seconds"], metrics)
+
+
+def _alive(pid: str) -> bool:
+    try:
+        os.kill(int(pid), 0)
+    except (ValueError, ProcessLookupError):
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _recent(losses: list[float], window: int = 10) -> float | None:

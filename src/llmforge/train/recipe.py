@@ -12,10 +12,9 @@ from typing import Any
 
 IGNORE = -100   # label of tokens that carry no loss (prompts, padding)
 
-# Turn formats for base models without a chat template; the same ones the llama.cpp runtime falls
-# back to when serving (see serve.runtime), so a model learns the format it will be served with.
-GEMMA_TURNS = ("<start_of_turn>{role}\n", "<end_of_turn>\n", "<start_of_turn>model\n")
-CHATML_TURNS = ("<|im_start|>{role}\n", "<|im_end|>\n", "<|im_start|>assistant\n")
+# llama-cpp-python's formatter function for each fallback chat format (see serve.runtime).
+FALLBACK_FORMATTERS = {"gemma": "format_gemma", "llama-2": "format_llama2", "qwen": "format_qwen",
+                       "mistral-instruct": "format_mistral_instruct", "chatml": "format_chatml"}
 
 
 @dataclass(frozen=True)
@@ -38,6 +37,8 @@ class Recipe:
         """Settings ``train.<field>``, then the given overrides (None values ignored)."""
         values = {f.name: settings[f"train.{f.name}"] for f in fields(cls)}
         values.update({k: v for k, v in overrides.items() if v is not None})
+        if overrides.get("epochs") is not None and overrides.get("max_steps") is None:
+            values["max_steps"] = 0   # an explicit --epochs wins over a max_steps setting
         return cls(**values).checked()
 
     def checked(self) -> Recipe:
@@ -70,31 +71,28 @@ class Sequence:
         return sum(1 for label in self.labels[1:] if label != IGNORE)
 
 
-def turn_format(tokenizer: Any, architecture: str) -> tuple[str, str, str] | None:
-    """None when the tokenizer has its own chat template, else the turn strings to use."""
-    if getattr(tokenizer, "chat_template", None):
-        return None
-    return GEMMA_TURNS if architecture.startswith("gemma") else CHATML_TURNS
-
-
 def render_chat(tokenizer: Any, architecture: str, messages: list[dict[str, str]]) -> tuple[str, str]:
-    """(prompt, completion): everything up to the last assistant turn, and that turn."""
-    turns = turn_format(tokenizer, architecture)
-    if turns is None:
+    """(prompt, completion): everything up to the last assistant turn, and that turn.
+
+    With the tokenizer's chat template where the model has one; otherwise with the very
+    formatter llama-cpp-python falls back to when it serves this architecture (``gemma`` for
+    Gemma 3 base), so the model learns the format it will be served with.
+    """
+    if getattr(tokenizer, "chat_template", None):
         prompt = tokenizer.apply_chat_template(messages[:-1], tokenize=False, add_generation_prompt=True)
         full = tokenizer.apply_chat_template(messages, tokenize=False)
         if not full.startswith(prompt):   # a template that rewrites history; train on the whole text
             return "", full
         return prompt, full[len(prompt):]
-    opening, closing, reply = turns
-    system = "\n\n".join(m["content"] for m in messages if m["role"] == "system")
-    history = [dict(m) for m in messages[:-1] if m["role"] != "system"]
-    if system and history:
-        history[0]["content"] = f"{system}\n\n{history[0]['content']}"
-    role_name = "model" if turns is GEMMA_TURNS else "assistant"
-    prompt = "".join(opening.format(role=role_name if m["role"] == "assistant" else m["role"])
-                     + m["content"] + closing for m in history)
-    return prompt + reply, messages[-1]["content"] + closing
+    from llama_cpp import llama_chat_format
+
+    from llmforge.serve.runtime import fallback_chat_format, fold_system
+
+    name = fallback_chat_format(architecture)
+    formatter = getattr(llama_chat_format, FALLBACK_FORMATTERS[name])
+    response = formatter(messages=fold_system(name, list(messages[:-1])))
+    stop = response.stop if isinstance(response.stop, str) else (response.stop or [None])[0]
+    return response.prompt, messages[-1]["content"] + (stop or tokenizer.eos_token or "")
 
 
 def encode_rows(tokenizer: Any, architecture: str, rows: Iterable[Mapping[str, Any]], seq_len: int) -> list[Sequence]:
