@@ -427,6 +427,8 @@ def _perplexity(version: ModelVersion, key: str = "eval_perplexity") -> float | 
 def _reference(project: Project, version: ModelVersion) -> tuple[str, float | None]:
     """What a version must not be worse than: its parent, else the base model it was trained on."""
     parent = version.manifest.get("parent")
+    if parent and (like_for_like := _perplexity(version, "parent_eval_perplexity")) is not None:
+        return f"{parent} (measured on {version.ref}'s held-out split)", like_for_like
     found = find_version(project, parent) if parent else None
     if found is not None:
         return found.ref, _perplexity(found)
@@ -437,8 +439,11 @@ def check_promotable(project: Project, version: ModelVersion) -> None:
     """Raise TrainError when ``version`` is unevaluated or worse than its parent (or base)."""
     mine = _perplexity(version)
     against, theirs = _reference(project, version)
-    if mine is None or theirs is None:
+    if mine is None:
         raise TrainError(f"{version.ref} is not evaluated: run `llmforge train eval {version.ref}` or pass --force")
+    if theirs is None:
+        raise TrainError(f"{against} has no eval perplexity to compare with: run `llmforge train eval "
+                         f"{version.ref}` (it measures the parent on the same split) or pass --force")
     if mine > theirs:
         raise TrainError(f"{version.ref} is worse than {against}: eval perplexity {mine:.4g} vs {theirs:.4g} "
                          "(lower is better); pass --force to promote it anyway")

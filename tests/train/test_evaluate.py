@@ -187,6 +187,11 @@ def test_a_child_is_compared_with_its_parent(trained: Project) -> None:
     assert report["deltas"]["vs_against"]["eval_perplexity"] == pytest.approx(
         mine["eval_perplexity"] - parent["eval_perplexity"], abs=1e-4)
     assert report["better_than_parent"] == (mine["eval_perplexity"] < parent["eval_perplexity"])
+    from llmforge import registry
+
+    recorded = registry.get_version(trained, "ops@v2").manifest["metrics"]
+    assert recorded["parent_eval_perplexity"] == pytest.approx(parent["eval_perplexity"], rel=1e-4)
+    assert report["promotable"] == (mine["eval_perplexity"] <= parent["eval_perplexity"])   # promote judges the same
     # v1 measured as the comparison equals v1 measured on its own (same split, same sequences)
     alone = evaluate_version(trained, "ops@v1", max_qa=0)
     assert parent["eval_perplexity"] == pytest.approx(alone["figures"]["fine_tuned"]["eval_perplexity"], rel=1e-4)

@@ -453,7 +453,8 @@ def evaluate_version(project: Project, ref: str, *, against: str | None = None, 
         figures["against"], other_notes = _measure_other(project, other, other_adapter, hf_dir, model, tokenizer,
                                                             architecture, material, tick)
         notes += other_notes
-    version = _record(project, version, figures, len(pairs), info.sha256)
+    parent_compared = other is not None and other.ref == version.manifest.get("parent")
+    version = _record(project, version, figures, len(pairs), info.sha256, parent_compared)
     return _report(project, version, info, other, chosen, figures, material, notes,
                    time.perf_counter() - started)
 
@@ -483,7 +484,7 @@ def _rounded(value: Any) -> Any:
 
 
 def _record(project: Project, version: registry.ModelVersion, figures: dict[str, Any], pairs: int,
-            dataset_sha256: str) -> registry.ModelVersion:
+            dataset_sha256: str, parent_compared: bool = False) -> registry.ModelVersion:
     """Write this evaluation's metrics into the version's manifest."""
     mine, base = figures["fine_tuned"], figures["base"]
     metrics = {
@@ -495,6 +496,9 @@ def _record(project: Project, version: registry.ModelVersion, figures: dict[str,
         "evaluated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "dataset_sha256": dataset_sha256,
     }
+    against = figures.get("against")
+    if against and parent_compared:   # the parent measured on this version's split: like for like
+        metrics["parent_eval_perplexity"] = against["eval_perplexity"]
     return registry.update_manifest(project, version.ref, {"metrics": _rounded(metrics)})
 
 
