@@ -200,6 +200,8 @@ def train_lora(model: Any, tokenizer: Any, architecture: str, train_rows: Seq[di
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule(recipe, steps))
     checkpoints = Checkpoints(run_dir)
     state: dict[str, Any] = {"step": 0, "tokens": 0, "seconds": 0.0, "losses": [], "metrics": {}}
+    if should_stop():   # cancelled while the model was loading: no need to measure the base first
+        return Outcome(True, 0, steps, None, 0, 0.0, {})
     if (latest := checkpoints.latest()) is not None:
         state = checkpoints.restore(latest, model, optimizer, scheduler)
     elif evaluation:
@@ -231,7 +233,8 @@ def train_lora(model: Any, tokenizer: Any, architecture: str, train_rows: Seq[di
         scheduler.step()
         optimizer.zero_grad(set_to_none=True)
         if not math.isfinite(step_loss):
-            raise TrainError(f"the loss became {step_loss} at step {state['step'] + 1}: lower the learning rate")
+            raise TrainError(f"the loss became {step_loss} at step {state['step'] + 1}: start a new run with a lower "
+                             f"--lr than {recipe.lr:g} (resuming would repeat this one's recipe)")
         state["step"] += 1
         state["tokens"] += step_tokens
         state["seconds"] = time.perf_counter() - started
