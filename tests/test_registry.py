@@ -242,6 +242,9 @@ def test_get_runtime_loads_the_promoted_version_with_its_adapter(project: Projec
         def __init__(self, name: str, path: Path, options: runtime.RuntimeOptions) -> None:
             loaded.append((name, path, options.lora_path))
 
+        def close(self) -> None:
+            loaded.append(("closed",))
+
     monkeypatch.setattr(runtime, "LlamaRuntime", FakeRuntime)
     monkeypatch.setattr(runtime, "_RUNTIMES", {})
     base = _gguf(project.path("models") / "base" / "tiny.gguf")
@@ -257,6 +260,10 @@ def test_get_runtime_loads_the_promoted_version_with_its_adapter(project: Projec
     runtime.get_runtime(project, "ops")  # a promotion takes effect without a restart
     adapters = [project.path("models") / "ops" / v / "gguf" / "adapter.gguf" for v in ("v1", "v2")]
     assert loaded == [("ops@v1", base, str(adapters[0])), ("ops@v2", base, str(adapters[1]))]
+    os.utime(adapters[1], ns=(1, 1))   # exported again: the server reloads the new file
+    runtime.get_runtime(project, "ops")
+    runtime.get_runtime(project, "ops")
+    assert loaded[2:] == [("closed",), ("ops@v2", base, str(adapters[1]))]
     with pytest.raises(UsageError, match="brings its own LoRA"):
         runtime.get_runtime(project, "ops@v1", lora_path=str(base))
 

@@ -248,13 +248,24 @@ def get_runtime(project: Project, name: str | None = None, lora_path: str | None
         raise NotFoundError(f"LoRA adapter {lora_path} does not exist (serve.lora)")
     with _RUNTIMES_LOCK:
         key = (_runtime_name(project, name), lora_path)
-        if key not in _RUNTIMES:
-            path, adapter = resolve_model_files(project, key[0])
+        files = resolve_model_files(project, key[0]) if "@v" in key[0] else None
+        cached = _RUNTIMES.get(key)
+        if cached is not None and files is not None and getattr(cached, "signature", None) != _signature(files):
+            _RUNTIMES.pop(key).close()   # the version was exported again: load the new files
+            cached = None
+        if cached is None:
+            path, adapter = files or resolve_model_files(project, key[0])
             if adapter and lora_path:
                 raise UsageError(f"{key[0]} brings its own LoRA adapter; serve.lora cannot be added to it")
             set_omp_wait_policy(str(settings["serve.omp_wait_policy"]))
             options = RuntimeOptions(int(settings["serve.n_ctx"]), int(settings["serve.threads"]),
                                      lora_path=lora_path or (adapter and str(adapter)),
                                      timeout=float(settings["serve.request_timeout"]))
-            _RUNTIMES[key] = LlamaRuntime(key[0], path, options)
-        return _RUNTIMES[key]
+            cached = _RUNTIMES[key] = LlamaRuntime(key[0], path, options)
+            cached.signature = _signature((path, adapter))
+        return cached
+
+
+def _signature(files: tuple[Path, Path | None]) -> tuple[tuple[str, int], ...]:
+    """Which files, and which bytes (by modification time), a runtime was loaded from."""
+    return tuple((str(f), f.stat().st_mtime_ns) for f in files if f is not None and f.exists())
