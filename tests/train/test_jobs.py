@@ -235,3 +235,12 @@ def test_resume_refuses_a_rebuilt_dataset_and_parents_need_the_same_base(kb: Pro
 def test_an_adapter_export_takes_no_quantization(kb: Project, cli) -> None:
     result = cli("models", "export", "ops@v1", "-p", kb.root, "--quantization", "q4_k_m")
     assert result.exit_code == 2 and "--kind merged only" in result.stderr
+
+
+def test_a_run_registered_before_a_crash_is_not_registered_twice(kb: Project) -> None:
+    job = jobs.submit(kb, name="ops", max_steps=2)
+    assert jobs.run(kb, job["id"])["result"]["version"] == "ops@v1"
+    jobs._update(kb, job["id"], state="failed", message="the catalog update after registration failed")
+    jobs.prepare_resume(kb, job["id"])
+    assert jobs.run(kb, job["id"])["result"]["version"] == "ops@v1"
+    assert [v.ref for v in registry.list_versions(kb)] == ["ops@v1"]

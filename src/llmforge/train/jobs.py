@@ -417,6 +417,9 @@ def _train(project: Project, job_id: str, params: dict[str, Any], reporter: _Rep
                 _stamp=("finished_at",))
         return get_job(project, job_id)
     status("registering the new model version")
+    done = [v for v in registry.list_versions(project, params["name"]) if v.manifest.get("job_id") == job_id]
+    if done:   # registered before a crash that kept the job from being marked succeeded
+        return _succeed(project, job_id, reporter, done[0], outcome)
     staging = registry.staging_dir(project, params["name"])
     try:
         model.save_pretrained(staging / "adapter")
@@ -437,6 +440,11 @@ def _train(project: Project, job_id: str, params: dict[str, Any], reporter: _Rep
         "tokenizer_check": tokenizer_check,
     }
     version = registry.register_version(project, params["name"], staging, manifest)
+    return _succeed(project, job_id, reporter, version, outcome)
+
+
+def _succeed(project: Project, job_id: str, reporter: _Reporter, version: Any, outcome: Any) -> dict[str, Any]:
+    manifest = version.manifest
     result = {"version": version.ref, "metrics": manifest["metrics"], "training": manifest["training"]}
     reporter.line(f"succeeded: registered {version.ref} {json.dumps(manifest['metrics'])}")
     _update(project, job_id, state="succeeded", result=result, step=outcome.step, total_steps=outcome.total_steps,
