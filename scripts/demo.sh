@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Set up llmforge and run the pipeline end to end on the bundled sample documents
+# Set up llmforge and run the pipeline end to end on the bundled sample documents, from ingestion
+# to a fine-tuned model version served with its GGUF adapter
 # (examples/sample/: English and Arabic, Markdown, legacy-encoded text, DOCX, scanned PDF and PNG).
 # The demo project is created afresh in ./demo-project (or $LLMFORGE_DEMO_DIR).
 set -euo pipefail
