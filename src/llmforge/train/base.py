@@ -173,7 +173,9 @@ def _write_dequantised(gguf: Path, sha256: str, target: Path) -> None:
     shutil.rmtree(partial, ignore_errors=True)
     try:
         started = time.monotonic()
-        dequantise_gguf(gguf, partial)
+        # transformers' GGUF reader draws its own tqdm bar (not the one its logging switch silences)
+        with native_output():
+            dequantise_gguf(gguf, partial)
         marker = {"gguf_sha256": sha256, "gguf": str(gguf), "seconds": round(time.monotonic() - started, 1),
                   "transformers": _transformers_version()}
         (partial / MARKER).write_text(json.dumps(marker, indent=2) + "\n", encoding="utf-8")
