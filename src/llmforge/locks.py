@@ -22,6 +22,26 @@ from llmforge.errors import LockError
 POLL_SECONDS = 0.2
 
 
+def pid_alive(pid: int | None) -> bool:
+    """True when process ``pid`` runs (a zombie, finished but not yet reaped, counts as gone).
+
+    Used to tell a crashed writer's leftovers (partial folders named after their pid, job rows)
+    from a live one's.
+    """
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True   # someone else's live process
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
 def describe_holder(lock_path: Path) -> str:
     """What the lock file says about its last holder, for error messages."""
     try:

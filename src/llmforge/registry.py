@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from llmforge.errors import LockError, NotFoundError, TrainError, UsageError
-from llmforge.locks import describe_holder, writer_lock
+from llmforge.locks import describe_holder, pid_alive, writer_lock
 from llmforge.packaged import PACKAGED, assemble, sha256_of
 from llmforge.project import Project
 
@@ -262,16 +262,6 @@ def staging_dir(project: Project, name: str) -> Path:
     return staging
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # someone else's live process
-    return True
-
-
 def _stale(entry: Path) -> bool:
     """A leftover of a crash: a deletion never finished, or staging whose process is gone."""
     if entry.name.startswith(".deleting-"):
@@ -279,7 +269,7 @@ def _stale(entry: Path) -> bool:
     parts = entry.name.split("-")
     if not entry.name.startswith(".staging-") or len(parts) < 3 or not parts[1].isdigit():
         return False
-    return int(parts[1]) != os.getpid() and not _pid_alive(int(parts[1]))
+    return int(parts[1]) != os.getpid() and not pid_alive(int(parts[1]))
 
 
 def _cleanup_dir(directory: Path) -> list[Path]:

@@ -27,7 +27,8 @@ from pathlib import Path
 from typing import Any
 
 from llmforge.errors import LlmforgeError, TrainError
-from llmforge.native import CapturedOutput, native_output  # noqa: F401 (export.py imports them from here)
+from llmforge.locks import pid_alive
+from llmforge.native import native_output
 from llmforge.packaged import PACKAGED, assemble, sha256_of
 from llmforge.project import Project
 
@@ -152,18 +153,8 @@ def _remove_stale_partials(hf_root: Path, key: str) -> None:
     """Drop the leftovers of dequantisations whose process is gone (killed, machine rebooted)."""
     for partial in hf_root.glob(f".{key}.*.partial"):
         pid = partial.name.split(".")[2]
-        if not (pid.isdigit() and _alive(int(pid))):
+        if not (pid.isdigit() and pid_alive(int(pid))):
             shutil.rmtree(partial, ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _write_dequantised(gguf: Path, sha256: str, target: Path) -> None:

@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 from llmforge.errors import NotFoundError, TrainError, UsageError
 from llmforge.ingest.normalize import ARABIC_BLOCK, PRESENTATION_FORMS, search_form
+from llmforge.locks import pid_alive
 from llmforge.project import Project
 
 if TYPE_CHECKING:
@@ -554,7 +555,7 @@ def _recover_interrupted(directory: Path) -> None:
     aside but never replaced comes back."""
     for entry in directory.iterdir():
         match = _TEMPORARY.match(entry.name)
-        if not match or _process_alive(int(match["pid"])):
+        if not match or pid_alive(int(match["pid"])):
             continue
         target = directory / match["name"]
         if match["kind"] == "old" and not target.exists():
@@ -562,16 +563,6 @@ def _recover_interrupted(directory: Path) -> None:
             log.warning("restored dataset %s, which an interrupted build had moved aside", match["name"])
         else:
             shutil.rmtree(entry, ignore_errors=True)
-
-
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 # --- reading -------------------------------------------------------------------------------

@@ -52,14 +52,9 @@ from pathlib import Path
 from typing import Any
 
 from llmforge.errors import TrainError
+from llmforge.native import native_output
 from llmforge.project import Project
-from llmforge.train.base import (
-    SAMPLE_SENTENCES,
-    BaseModel,
-    first_tokenizer_mismatch,
-    native_output,
-    resolve_base,
-)
+from llmforge.train.base import SAMPLE_SENTENCES, BaseModel, first_tokenizer_mismatch, resolve_base
 
 WHEEL_CACHE_ENV = "LLMFORGE_WHEEL_CACHE"
 VERIFY_PROMPT = "The capital of France is Paris. The capital of Egypt is"

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from llmforge.errors import LlmforgeError, NotFoundError, TrainError, UsageError
+from llmforge.locks import pid_alive
 from llmforge.project import Project
 from llmforge.train.recipe import Recipe
 
@@ -47,22 +48,6 @@ def run_dir(project: Project, job_id: str) -> Path:
 
 def log_path(project: Project, job_id: str) -> Path:
     return run_dir(project, job_id) / "train.log"
-
-
-def pid_alive(pid: int | None) -> bool:
-    """True when ``pid`` runs (a zombie, finished but not yet reaped, counts as gone)."""
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True
 
 
 def _row(cursor: Any, row: tuple[Any, ...]) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from llmforge.errors import TrainError
+from llmforge.locks import pid_alive
 from llmforge.train.recipe import Recipe, Sequence, collate, encode_rows
 
 KEEP_CHECKPOINTS = 2
@@ -146,7 +147,7 @@ class Checkpoints:
 
         self.root.mkdir(parents=True, exist_ok=True)
         for stale in self.root.glob(".partial-*"):
-            if not _alive(stale.name.rsplit("-", 1)[-1]):
+            if not pid_alive(_pid_of(stale.name)):
                 shutil.rmtree(stale, ignore_errors=True)
         final = self.root / f"step-{state['step']:06d}"
         partial = self.root / f".partial-{state['step']:06d}-{os.getpid()}"
@@ -272,14 +273,9 @@ def train_lora(model: Any, tokenizer: Any, architecture: str, train_rows: Seq[di
     return Outcome(False, state["step"], steps, metrics["train_loss"], state["tokens"], state["seconds"], metrics)
 
 
-def _alive(pid: str) -> bool:
-    try:
-        os.kill(int(pid), 0)
-    except (ValueError, ProcessLookupError):
-        return False
-    except PermissionError:
-        return True
-    return True
+def _pid_of(partial_name: str) -> int:
+    tail = partial_name.rsplit("-", 1)[-1]
+    return int(tail) if tail.isdigit() else 0
 
 
 def _recent(losses: list[float], window: int = 10) -> float | None:
