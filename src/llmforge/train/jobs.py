@@ -39,7 +39,6 @@ ACTIVE = ("queued", "running")
 RESUMABLE = ("failed", "cancelled", "interrupted")
 UPDATE_SECONDS = 2.0
 LOCK_GRACE_SECONDS = 2.0
-NAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789-_.")
 
 
 def run_dir(project: Project, job_id: str) -> Path:
