@@ -27,6 +27,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from llmforge.errors import BlobError, IntegrityError
+from llmforge.fileio import fsync_dir
 
 CHUNK = 1 << 20
 MAGIC = b"LFGCM1"
@@ -126,7 +127,7 @@ class BlobStore:
             final = self._path(sha256, self.key is not None)
             final.parent.mkdir(parents=True, exist_ok=True)
             os.replace(tmp_name, final)
-            _fsync_dir(final.parent)
+            fsync_dir(final.parent)
             return BlobInfo(sha256, size, final, created=True)
         finally:
             if os.path.exists(tmp_name):
@@ -234,11 +235,3 @@ def _decrypt(path: Path, key: bytes) -> Iterator[bytes]:
                 return
             current = following
             counter += 1
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

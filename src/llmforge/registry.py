@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from llmforge.errors import LockError, NotFoundError, TrainError, UsageError
+from llmforge.fileio import atomic_write_text, fsync_dir
 from llmforge.locks import describe_holder, pid_alive, writer_lock
 from llmforge.packaged import PACKAGED, assemble, sha256_of
 from llmforge.project import Project
@@ -224,29 +225,8 @@ def _locked(project: Project, name: str, action: str) -> Iterator[Path]:
         yield directory
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
-    try:
-        with open(tmp, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _write_manifest(directory: Path, manifest: dict[str, Any]) -> None:
-    _atomic_write(directory / MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=2, sort_keys=True) + "\n")
+    atomic_write_text(directory / MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=2, sort_keys=True) + "\n")
 
 
 def staging_dir(project: Project, name: str) -> Path:
@@ -337,9 +317,9 @@ def register_version(project: Project, name: str, staging: Path, manifest: dict[
         full = {"created_at": _now(), "metrics": {}, "exports": {}, **manifest,
                 "name": name, "version": number, "parent": parent, "files": files}
         _write_manifest(staging, full)
-        _atomic_write(counter, f"{number}\n")
+        atomic_write_text(counter, f"{number}\n")
         os.rename(staging, directory / f"v{number}")
-        _fsync_dir(directory)
+        fsync_dir(directory)
         _cleanup_dir(directory)
         return _load(name, directory, number, _promoted_number(directory))
 
@@ -454,7 +434,7 @@ def promote(project: Project, ref: str, *, force: bool = False) -> ModelVersion:
         check_promotable(project, version)
     with _locked(project, version.name, "models promote") as directory:
         get_version(project, version.ref)  # still there
-        _atomic_write(directory / PROMOTED, f"v{version.version}\n")
+        atomic_write_text(directory / PROMOTED, f"v{version.version}\n")
     return get_version(project, version.ref)
 
 
@@ -501,7 +481,7 @@ def delete_version(project: Project, ref: str, *, force: bool = False) -> ModelV
             (directory / PROMOTED).unlink()
         doomed = directory / f".deleting-{uuid.uuid4().hex[:12]}"
         os.rename(version.path, doomed)
-        _fsync_dir(directory)
+        fsync_dir(directory)
         shutil.rmtree(doomed, ignore_errors=True)
     return version
 

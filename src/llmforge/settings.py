@@ -19,6 +19,7 @@ from typing import Any
 import tomlkit
 
 from llmforge.errors import ConfigError
+from llmforge.fileio import atomic_write_text
 
 SettingValue = bool | int | float | str
 
@@ -279,7 +280,7 @@ def write_setting(path: Path, name: str, raw_value: str) -> SettingValue:
             table[part] = tomlkit.table()
         table = table[part]
     table[key] = value
-    _atomic_write_text(path, tomlkit.dumps(document))
+    atomic_write_text(path, tomlkit.dumps(document))
     return value
 
 
@@ -296,12 +297,3 @@ def default_toml() -> str:
         lines.append(f"# {setting.help}")
         lines.append(f"# {key} = {tomlkit.item(setting.default).as_string()}")
     return "\n".join(lines) + "\n"
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "w", encoding="utf-8") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
