@@ -112,3 +112,32 @@ def rendered_text_image(lines: list[str], size: int = 40, rtl: bool = False, ang
     if angle:
         image = image.rotate(angle, expand=True, fillcolor=255)
     return image
+
+
+def structured_project(root: Path, documents: dict[str, str]):  # noqa: ANN201 (a llmforge Project)
+    """A project under ``root/project`` with ``documents`` (file name → text) ingested and structured.
+
+    Built once per module by the fixtures that need one, then copied per test (see copy_project).
+    """
+    from llmforge.ingest.pipeline import ingest_paths
+    from llmforge.project import init_project
+    from llmforge.structure.pipeline import structure_project
+
+    project = init_project(root / "project")
+    folder = root / "docs"
+    folder.mkdir()
+    for name, text in documents.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    ingest_paths(project, [folder], recursive=True)
+    structure_project(project)
+    return project
+
+
+def copy_project(template: Path, target: Path):  # noqa: ANN201 (a llmforge Project)
+    """A test's own copy of a template project (so no test sees another's changes)."""
+    import shutil
+
+    from llmforge.project import Project
+
+    shutil.copytree(template, target)
+    return Project(target)

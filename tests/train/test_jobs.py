@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import time
 from pathlib import Path
@@ -16,13 +15,12 @@ pytest.importorskip("datasets")
 
 from llmforge import registry  # noqa: E402
 from llmforge.errors import TrainError, UsageError  # noqa: E402
-from llmforge.ingest.pipeline import ingest_paths  # noqa: E402
-from llmforge.project import Project, init_project  # noqa: E402
+from llmforge.project import Project  # noqa: E402
 from llmforge.settings import write_setting  # noqa: E402
-from llmforge.structure.pipeline import structure_project  # noqa: E402
 from llmforge.train import jobs  # noqa: E402
 from llmforge.train.data import build_dataset  # noqa: E402
 from llmforge.train.tiny import build_tiny_model  # noqa: E402
+from tests.assets import copy_project, structured_project  # noqa: E402
 
 DOCS = {
     "pumps.txt": "Pump station 4 on Mill Lane lifts water to the northern reservoir. It was rebuilt in 2016. "
@@ -40,11 +38,7 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("train-jobs")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("HOME", str(root))
-        project = init_project(root / "project")
-        for name, text in DOCS.items():
-            (root / name).write_text(text, encoding="utf-8")
-        ingest_paths(project, [root / name for name in DOCS])
-        structure_project(project)
+        project = structured_project(root, DOCS)
         build_dataset(project, eval_fraction=0.34)
         build_tiny_model(root / "project" / "tiny-base", DOCS.values())
     return root / "project"
@@ -52,8 +46,7 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def kb(template: Path, tmp_path: Path) -> Project:
-    root = tmp_path / "kb"
-    shutil.copytree(template, root)
+    root = copy_project(template, tmp_path / "kb").root
     for name, value in (("train.base", str(root / "tiny-base")), ("train.seq_len", "64"),
                         ("train.grad_accum", "1"), ("train.lr", "0.01"), ("train.checkpoint_steps", "3")):
         write_setting(root / "llmforge.toml", name, value)
