@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from llmforge.train import backends
+from llmforge.train.base import BaseModel
 from llmforge.train.loop import train_lora
 from llmforge.train.recipe import Recipe
 from llmforge.train.tiny import SAMPLE_TEXT, build_tiny_model
@@ -22,19 +23,14 @@ CHAT = {"kind": "chat", "messages": [{"role": "user", "content": "Capital of Fra
                                      {"role": "assistant", "content": "Paris."}]}
 
 
-class Base:
-    def __init__(self, path: Path) -> None:
-        self.hf_dir = path
-        self.architecture = "qwen2"
-
-
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory: pytest.TempPathFactory) -> Base:
-    return Base(build_tiny_model(tmp_path_factory.mktemp("tiny") / "model", [SAMPLE_TEXT], hidden_size=128))
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> BaseModel:
+    path = build_tiny_model(tmp_path_factory.mktemp("tiny") / "model", [SAMPLE_TEXT], hidden_size=128)
+    return BaseModel("tiny", path, None, "", "qwen2")
 
 
 @pytest.mark.parametrize("name", ["peft", "unsloth"])
-def test_cuda_backends_train_and_save_the_same_adapter_format(name: str, tiny: Base, tmp_path: Path) -> None:
+def test_cuda_backends_train_and_save_the_same_adapter_format(name: str, tiny: BaseModel, tmp_path: Path) -> None:
     if name == "unsloth" and importlib.util.find_spec("unsloth") is None:
         pytest.skip("unsloth is not installed (pip install '.[gpu]')")
     assert backends.choose_backend("auto").name == ("unsloth" if importlib.util.find_spec("unsloth") else "peft")
