@@ -151,6 +151,25 @@ def test_unexpected_error_is_one_line_unless_debug(cli, project, monkeypatch: py
         cli("--debug", "status")
 
 
+def test_console_log_follows_the_current_stderr(cli, project, tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """A record logged after the command returned goes to the stderr of that moment, not to the
+    (by then closed) stream the command ran with; and only the latest project keeps a log handler."""
+    import io
+    import logging
+
+    assert cli("--verbose", "status").exit_code == 0
+    assert cli("init", tmp_path / "other").exit_code == 0
+    assert cli("-p", tmp_path / "other", "status").exit_code == 0
+    logger = logging.getLogger("llmforge")
+    project_logs = [h for h in logger.handlers if getattr(h, "llmforge_project", None)]
+    assert [h.llmforge_project for h in project_logs] == [tmp_path / "other"]
+    later = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", later)
+    logging.getLogger("llmforge.test").warning("after the command")
+    assert "after the command" in later.getvalue()
+
+
 def test_console_script_and_module_entry_points(tmp_path: Path) -> None:
     venv_bin = Path(sys.executable).parent
     script = subprocess.run([str(venv_bin / "llmforge"), "--version"], capture_output=True, text=True)

@@ -352,6 +352,32 @@ def test_parse_qa(reply: str, expected: tuple[str, str] | None) -> None:
     assert data.parse_qa(reply) == expected
 
 
+def test_ground_answer_takes_the_passages_own_words() -> None:
+    passage = "Valve V-17 isolates the eastern trunk main during repairs. It is a 600 mm butterfly valve."
+    assert data.ground_answer("It isolates the eastern trunk main during repairs.", passage) == \
+        "isolates the eastern trunk main during repairs"
+    assert data.ground_answer("a 600 MM butterfly valve!", passage) == "a 600 mm butterfly valve"
+    assert data.ground_answer("V-17", passage) == "V-17"
+    assert data.ground_answer("the western trunk main", passage) == ""  # 3 of 4 words, but not unbroken
+    assert data.ground_answer("Mill Lane Pump Station", passage) == ""
+    assert data.ground_answer("...", passage) == ""
+    arabic = "تقع محطة الضخ، وقد أُنشِئت عام ١٩٩٨ لتزويد المنطقة"
+    assert data.ground_answer("انشئت عام ١٩٩٨.", arabic) == "أُنشِئت عام ١٩٩٨"
+
+
+def test_synthesis_keeps_a_near_copy_in_the_passages_words(kb: Project) -> None:
+    asked = []
+
+    def model(messages):  # answers with the passage's first ten words behind a word of its own
+        passage = messages[-1]["content"].split("Passage:\n", 1)[1]
+        asked.append(" ".join(passage.split()[:10]).rstrip(".,،"))
+        return f"Q: {' '.join(passage.split()[10:15])}?\nA: Indeed {asked[-1]}."
+
+    info = build_dataset(kb, synthesize_qa=3, eval_fraction=0.0, seed=0, generate=model)
+    rows = [row for row in open_splits(info)["train"].to_list() if row["source"] == "synthetic"]
+    assert info.qa_pairs == 3 and sorted(row["answer"] for row in rows) == sorted(asked)
+
+
 def test_check_qa() -> None:
     passage = "Free chlorine must stay between 0.2 and 1.0 mg/L. يفحص المشغل جهاز التحليل."
     assert data.check_qa("What is the range?", "0.2 and 1.0  MG/L", passage) == ""
@@ -405,8 +431,8 @@ def test_synthetic_qa_with_the_packaged_model(kb: Project) -> None:
     kb.reload_settings()
     with kb.catalog() as conn:  # the English documents only: the 0.5B model is weak in Arabic
         conn.execute("DELETE FROM chunks WHERE language = 'ar'")
-    info = build_dataset(kb, synthesize_qa=2, eval_fraction=0.0, seed=0)
-    assert info.qa_pairs + info.qa_discarded == 2 and info.qa_pairs >= 1, info.notes
+    info = build_dataset(kb, synthesize_qa=4, eval_fraction=0.0, seed=0)
+    assert info.qa_pairs + info.qa_discarded == 4 and info.qa_pairs >= 1, info.notes
     chunks = {chunk_id: text for chunk_id, _, _, text in _chunks(kb)}
     for row in open_splits(info)["train"].to_list():
         if row["source"] == "synthetic":

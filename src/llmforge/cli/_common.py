@@ -61,6 +61,9 @@ def _log_to_project(project: Project) -> None:
     root = logging.getLogger("llmforge")
     if any(getattr(h, "llmforge_project", None) == project.root for h in root.handlers):
         return
+    for old in [h for h in root.handlers if getattr(h, "llmforge_project", None)]:
+        root.removeHandler(old)  # one project log per process: a script opening another moves it
+        old.close()
     log_dir = project.root / "logs"
     try:
         log_dir.mkdir(exist_ok=True)
@@ -74,11 +77,24 @@ def _log_to_project(project: Project) -> None:
     root.setLevel(logging.DEBUG)
 
 
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is when a record arrives, not the stream of the moment the
+    handler was made: a redirect (or a test runner's captured stream, since closed) may replace it."""
+
+    @property  # type: ignore[override]
+    def stream(self):  # noqa: ANN201 (a text stream)
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: object) -> None:
+        pass
+
+
 def configure_console_logging() -> None:
     root = logging.getLogger("llmforge")
     for old in [h for h in root.handlers if getattr(h, "llmforge_console", False)]:
         root.removeHandler(old)
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _StderrHandler()
     handler.llmforge_console = True  # type: ignore[attr-defined]
     handler.addFilter(lambda record: not getattr(record, "file_only", False))
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))

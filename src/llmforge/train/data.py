@@ -364,6 +364,40 @@ def _match_form(text: str) -> str:
     return " ".join(search_form(text).split())
 
 
+_WORD = re.compile(r"\S+")
+_PUNCTUATION = ".,;:!?()[]{}\"'“”‘’«»،؛؟…-–—"
+GROUNDED_SHARE = 0.75  # of an answer's words that must appear, in order and unbroken, in the passage
+
+
+def ground_answer(answer: str, passage: str) -> str:
+    """The passage's own words for ``answer``: the longest unbroken run of the answer's words
+    (compared in search form) found in the passage, when it covers at least GROUNDED_SHARE of
+    them; "" otherwise. A small model's "It isolates the main during repairs" becomes the
+    passage's "isolates the main during repairs"; "Mill Lane Pump Station" for a passage that
+    only says "Mill Lane" is not grounded."""
+    wanted = [key for key in (_word_key(word) for word in answer.split()) if key]
+    words = list(_WORD.finditer(passage))
+    keys = [_word_key(word.group()) for word in words]
+    best, best_end = 0, 0
+    previous = [0] * (len(wanted) + 1)  # longest common run ending at passage word i-1, answer word j-1
+    for i, key in enumerate(keys, 1):
+        current = [0] * (len(wanted) + 1)
+        for j, target in enumerate(wanted, 1):
+            if key and key == target:
+                current[j] = previous[j - 1] + 1
+                if current[j] > best:
+                    best, best_end = current[j], i
+        previous = current
+    if not wanted or best < GROUNDED_SHARE * len(wanted):
+        return ""
+    first, last = words[best_end - best], words[best_end - 1]
+    return passage[first.start():last.end()].strip(_PUNCTUATION + " ")
+
+
+def _word_key(word: str) -> str:
+    return search_form(word).strip(_PUNCTUATION)
+
+
 def check_qa(question: str, answer: str, passage: str) -> str:
     """Why a pair is unusable ("" when it is fine): the answer must be short and in the passage,
     the question in the passage's script."""
@@ -429,6 +463,8 @@ def _synthesize(project: Project, chunks: Sequence[_Chunk], count: int, seed: in
     rows, discarded = [], Counter[str]()
     for done, chunk in enumerate(picked, 1):
         pair = parse_qa(generate(qa_prompt(chunk.text, chunk.language)))  # type: ignore[misc]
+        if pair:
+            pair = (pair[0], ground_answer(pair[1], chunk.text) or pair[1])
         problem = check_qa(*pair, chunk.text) if pair else "unparsable reply"
         if problem:
             discarded[problem] += 1
