@@ -1,4 +1,5 @@
-"""Durable small-file writes shared by the settings file, the blob store and the model repository."""
+"""Durable small-file writes shared by the settings file, the blob store and the model repository,
+and the one check that a file is a GGUF model."""
 
 from __future__ import annotations
 
@@ -31,3 +32,14 @@ def atomic_write_text(path: Path, text: str) -> None:
     finally:
         tmp.unlink(missing_ok=True)
     fsync_dir(path.parent)
+
+
+MISSING = "does not exist"
+
+
+def gguf_problem(path: Path) -> str:
+    """Why ``path`` cannot be a GGUF model ("" when it starts like one): MISSING, or not GGUF."""
+    if not path.is_file():
+        return MISSING
+    with open(path, "rb") as handle:
+        return "" if handle.read(4) == b"GGUF" else "is not a GGUF file"

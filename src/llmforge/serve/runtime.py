@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from llmforge.errors import BusyError, NotFoundError, UsageError
+from llmforge.fileio import MISSING, gguf_problem
 from llmforge.native import native_output
 from llmforge.project import Project
 
@@ -92,11 +93,9 @@ def resolve_model_files(project: Project, name: str) -> tuple[Path, Path | None]
 
 
 def _checked_gguf(path: Path) -> Path:
-    if not path.is_file():
-        raise NotFoundError(f"model file {path} does not exist")
-    with open(path, "rb") as handle:
-        if handle.read(4) != b"GGUF":
-            raise UsageError(f"{path} is not a GGUF model file")
+    problem = gguf_problem(path)
+    if problem:
+        raise (NotFoundError if problem == MISSING else UsageError)(f"model file {path} {problem}")
     return path
 
 

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from llmforge.errors import LlmforgeError, TrainError
+from llmforge.fileio import gguf_problem
 from llmforge.locks import pid_alive
 from llmforge.native import native_output
 from llmforge.packaged import PACKAGED, assemble, sha256_of
@@ -95,11 +96,9 @@ def _say(progress: Progress | None, message: str) -> None:
 
 
 def _check_gguf_file(path: Path) -> None:
-    if not path.is_file():
-        raise TrainError(f"base model file {path} does not exist")
-    with open(path, "rb") as handle:
-        if handle.read(4) != b"GGUF":
-            raise TrainError(f"base model file {path} is not a GGUF file")
+    problem = gguf_problem(path)
+    if problem:
+        raise TrainError(f"base model file {path} {problem}")
 
 
 def _from_directory(spec: str, directory: Path) -> BaseModel:
