@@ -113,6 +113,24 @@ def test_upload_runs_a_background_job(client, tmp_path: Path) -> None:
     assert refused.status_code == 400 and "only interrupted or failed" in refused.json()["error"]["message"]
 
 
+def test_a_draining_runner_starts_no_job(kb) -> None:
+    """After the stop signal (drain) a queued job is marked interrupted, never run, even while the
+    server still finishes its in-flight requests."""
+    from llmforge.serve.jobs import JobRunner, get_job
+
+    runner = JobRunner(kb)
+    runner.start()
+    runner.drain()
+    job_id, _ = runner.submit_upload([("notice.txt", b"The Hill Road reservoir reopens on Monday.")])
+    deadline = time.monotonic() + 30
+    while get_job(kb, job_id)["state"] == "queued":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    job = get_job(kb, job_id)
+    assert job["state"] == "interrupted" and job["started_at"] is None
+    runner.stop()
+
+
 def test_interrupted_job_is_resumed(kb, tmp_path: Path) -> None:
     from llmforge.serve.jobs import JobRunner, get_job, interrupt_stale_jobs
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from types import FrameType
 from typing import Annotated
 
 import typer
@@ -35,9 +36,15 @@ def serve(
         raise UsageError(f"refusing to serve on {host}: authentication is not configured yet, so the API "
                          "stays on loopback; pass --allow-remote to override")
     note(f"serving {opened.root} on http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
-    config = uvicorn.Config(create_app(opened), host=host, port=port, log_level="warning",
-                            timeout_graceful_shutdown=30)
-    uvicorn.Server(config).run()
+    app = create_app(opened)
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=30)
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            app.state.jobs.drain()  # now, not after the in-flight requests: no job starts meanwhile
+            super().handle_exit(sig, frame)
+
+    Server(config).run()
 
 
 def usage(
@@ -92,6 +99,8 @@ def ask(
 
     def render() -> None:
         stdout.print(escape(answer.answer), highlight=False)
+        if answer.refused:
+            stdout.print(f"  [dim]({escape(answer.reason)})[/]")
         for citation in answer.citations:
             stdout.print(f"  [dim][{citation.number}][/] {escape(citation.citation)}  [dim]{citation.chunk_id}[/]")
         if show_sources:

@@ -39,6 +39,7 @@ class JobRunner:
         self.project = project
         self._queue: queue.Queue[str | None] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="jobs", daemon=True)
+        self._draining = threading.Event()
 
     def start(self) -> None:
         self._thread.start()
@@ -76,9 +77,20 @@ class JobRunner:
         self._queue.put(job_id)
         return get_job(self.project, job_id)
 
+    def drain(self) -> None:
+        """Start no more jobs (the server is stopping: it still finishes its requests and the
+        running job, but a queued job would only hold the stop up); they are marked interrupted."""
+        self._draining.set()
+
     def _run(self) -> None:
         while (job_id := self._queue.get()) is not None:
-            self._execute(job_id)
+            if self._draining.is_set():
+                self._interrupt(job_id)
+            else:
+                self._execute(job_id)
+
+    def _interrupt(self, job_id: str) -> None:
+        self._update(job_id, "interrupted", message="the server stopped before this job ran", finished=True)
 
     def _execute(self, job_id: str) -> None:
         from llmforge.ingest.pipeline import ingest_paths
@@ -115,14 +127,14 @@ class JobRunner:
 
     def stop(self) -> None:
         """Stop taking jobs; mark what is left as interrupted (the running one finishes first)."""
+        self.drain()
         while True:
             try:
                 leftover = self._queue.get_nowait()
             except queue.Empty:
                 break
             if leftover:
-                self._update(leftover, "interrupted", message="the server stopped before this job ran",
-                             finished=True)
+                self._interrupt(leftover)
         self._queue.put(None)
         self._thread.join(timeout=30)
 
