@@ -149,6 +149,12 @@ SETTINGS: tuple[Setting, ...] = (
             "...or below this share of the question's content words found in a passage (both must fail).", high=1.0),
     Setting("rag.min_grounding", float, 0.5,
             "Share of the answer's content words that must appear in the passages, else 'not in the documents'.", high=1.0),
+    Setting("rag.min_evidence", float, 0.35,
+            "Share of the question's content words that the passages holding the answer must contain, "
+            "else 'not in the documents'.", high=1.0),
+    Setting("rag.retry_coverage", float, 0.6,
+            "When the model finds no answer but a passage holds this share of the question's content words, "
+            "it is asked again with that passage alone (1: only one holding all of them).", high=1.0),
     Setting("rag.max_tokens", int, 256, "Longest generated answer, in tokens."),
     Setting("train.base", str, "qwen2.5-coder-0.5b-instruct",
             "Base model for fine-tuning: a packaged model name, a Hugging Face model directory or a .gguf path."),

@@ -78,6 +78,7 @@ def test_arabic_question_and_honest_refusal(kb) -> None:
     assert arabic.citations[0].source_path.endswith("ops.txt")
     unknown = ask(kb, "Who won the football world cup in 1998?")
     assert unknown.refused and unknown.citations == [] and "could not find" in unknown.answer
+    assert unknown.reason == "no relevant passage" and unknown.draft == ""  # refused before generation
 
 
 def test_chat_routes_over_a_real_socket(kb) -> None:

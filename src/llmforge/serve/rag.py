@@ -3,14 +3,24 @@
 retrieve (hybrid search) → keep passages while they fit the context budget, numbered →
 generate with an instruction to answer only from them → cite the passages that hold the answer's
 content words (document, page, chunk); a 0.5B model asked to write [n] markers often wrote only
-the marker, so attribution is computed instead of requested. When no passage is similar enough to the question
-(vector similarity ``rag.min_score``) nor shares enough of its content words
-(``rag.min_coverage``), the answer says so without asking the model at all: a small model
-given unrelated passages invents an answer (measured), so the gate comes before generation.
-After generation, an answer whose content words are mostly absent from the passages it was
-given (``rag.min_grounding``) is replaced by the same "not in the documents" reply: a small model
-asked about something the passages do not say tends to invent. An Arabic question gets the
-instructions, and so the answer, in Arabic.
+the marker, so attribution is computed instead of requested.
+
+A small model given passages that do not answer the question invents an answer from them
+(measured on XQuAD with the answer's passage left out of the index), so four checks stand
+between it and the reply "not in the documents":
+
+- before generation: no passage similar enough to the question (vector similarity
+  ``rag.min_score``) nor holding enough of its content words (``rag.min_coverage``);
+- the model says it found nothing. It is first asked once more, with one document's passages
+  alone and no way out, when it pointed at that document with a bare "Source [n]" (the 1.5B
+  model's habit in Arabic) or when a passage of it holds most of the question's content words
+  (``rag.retry_coverage``): the model declined answerable questions too;
+- the answer's content words are mostly absent from the passages (``rag.min_grounding``);
+- the passages the answer is drawn from hold too little of the question's content words
+  (``rag.min_evidence``): an answer taken from a neighbouring passage on the same subject.
+
+An Arabic question gets the instructions, and so the answer, in Arabic. ``Answer.reason`` says
+which check refused, and ``Answer.draft`` keeps the model's own words.
 """
 
 from __future__ import annotations
@@ -26,14 +36,20 @@ from llmforge.structure.analysis import query_language
 from llmforge.structure.search import Hit, search
 
 INSTRUCTIONS = {
-    "en": ("Answer the question using only the sources below, in one short sentence in English. "
-           "If the sources do not contain the answer, reply exactly: I could not find this in the documents."),
-    "ar": ("أجب عن السؤال مستعيناً بالمصادر أدناه فقط، بجملة قصيرة باللغة العربية. "
-           "إذا لم تتضمن المصادر الإجابة فقل حرفياً: لم أجد هذا في الوثائق."),
+    "en": "Answer the question using only the sources below, in one short sentence in English.",
+    "ar": "أجب عن السؤال مستعيناً بالمصادر أدناه فقط، بجملة قصيرة باللغة العربية.",
+}
+WAY_OUT = {
+    "en": "If the sources do not contain the answer, reply exactly: I could not find this in the documents.",
+    "ar": "إذا لم تتضمن المصادر الإجابة فقل حرفياً: لم أجد هذا في الوثائق.",
 }
 NOT_FOUND = {"en": "I could not find this in the documents.", "ar": "لم أجد هذا في الوثائق."}
 RELATIVE_FLOOR = 0.3  # passages scoring under this share of the best one only distract a small model
 _CITATION = re.compile(r"\[(\d{1,2})\]")
+_ECHOED_LABEL = re.compile(r"^\s*(?:(?:source|المصدر)\s*\[?\d{0,2}\]?|answer|الإجابة|الجواب)\s*(?:[:：]\s*|[.\s]*$)",
+                           re.IGNORECASE)
+_BARE_POINTER = re.compile(r"^\s*(?:source|المصدر)?\s*\[(\d{1,2})\][\s.:]*$", re.IGNORECASE)
+_SPACE_BEFORE_MARK = re.compile(r"\s+(?=[.,،؛!?؟])")
 _REFUSAL = re.compile(r"could not find|not (?:in|contained in) the (?:documents|sources)|don't know|"
                       r"لم أجد|لا تتضمن|لا أعرف|غير موجود", re.IGNORECASE)
 
@@ -62,6 +78,8 @@ class Answer:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     took_ms: float = 0.0
+    reason: str = ""   # why it is a refusal: no relevant passage | the model found none | not grounded | ...
+    draft: str = ""    # the model's own reply, before the checks (empty when it was not asked)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -103,14 +121,50 @@ def grounded_share(answer: str, used: list[Hit]) -> float:
     return 1.0 if core and any(core in hit.text for hit in used) else 0.0
 
 
-def attribute(answer: str, used: list[Hit], sources: list[Citation]) -> list[Citation]:
-    """The sources the answer came from: those holding most of its content words (a small model
-    cites unreliably, so citations are computed, and always point at passages it was given)."""
+def supporting(answer: str, used: list[Hit]) -> list[int]:
+    """Indexes of the passages the answer is drawn from: those holding most of its content words
+    (the first passage when none holds any)."""
     scores = [keyword_coverage(answer, hit.text) for hit in used]
     best = max(scores, default=0.0)
     if best == 0.0:
-        return sources[:1]
-    return [source for source, score in zip(sources, scores) if score >= 0.8 * best]
+        return [0] if used else []
+    return [i for i, score in enumerate(scores) if score >= 0.8 * best]
+
+
+def evidence(question: str, answer: str, used: list[Hit]) -> float:
+    """The share of the question's content words in the document the answer is drawn from (the
+    passages of it the model was shown, together: a question's words and its answer often sit in
+    neighbouring chunks). An answer lifted from another passage on the same subject scores low."""
+    documents = {used[i].document_id for i in supporting(answer, used)}
+    return max((keyword_coverage(question, " ".join(hit.text for hit in used if hit.document_id == document))
+                for document in documents), default=0.0)
+
+
+def clean_reply(text: str, question: str) -> str:
+    """The answer without what a small model echoes around it: the question, "Answer:" or
+    "Source [n]:" labels, [n] markers."""
+    text = text.strip()
+    if question.strip() and text.startswith(question.strip()):
+        text = text[len(question.strip()):]
+    text = _ECHOED_LABEL.sub("", text.strip())
+    return _SPACE_BEFORE_MARK.sub("", _CITATION.sub("", text)).strip()
+
+
+def _retry_document(question: str, draft: str, used: list[Hit], retry_coverage: float) -> str:
+    """The document worth asking about once more after the model declined (or "" for none): the
+    one it pointed at with a bare "Source [n]", else the one holding ``retry_coverage`` of the
+    question's content words."""
+    pointer = _BARE_POINTER.match(draft)
+    if pointer and 1 <= int(pointer[1]) <= len(used):
+        return used[int(pointer[1]) - 1].document_id
+    coverages = [keyword_coverage(question, hit.text) for hit in used]
+    best = max(coverages, default=0.0)
+    return used[coverages.index(best)].document_id if used and best >= retry_coverage else ""
+
+
+def _declined(text: str) -> bool:
+    """The model found no answer, or wrote nothing but labels and markers."""
+    return bool(_REFUSAL.search(text)) or not text.strip(" .:،\n")
 
 
 def _cite(number: int, hit: Hit) -> Citation:
@@ -119,9 +173,12 @@ def _cite(number: int, hit: Hit) -> Citation:
 
 
 def build_messages(question: str, hits: list[Hit], runtime: LlamaRuntime, language: str,
-                   system_prompt: str | None, max_tokens: int) -> tuple[list[dict[str, str]], list[Hit]]:
-    """System and user messages with as many numbered passages as fit the context window."""
-    system = (system_prompt + "\n\n" if system_prompt else "") + INSTRUCTIONS[language]
+                   system_prompt: str | None, max_tokens: int,
+                   way_out: bool = True) -> tuple[list[dict[str, str]], list[Hit]]:
+    """System and user messages with as many numbered passages as fit the context window;
+    ``way_out`` tells the model how to say the passages hold no answer."""
+    instructions = INSTRUCTIONS[language] + (" " + WAY_OUT[language] if way_out else "")
+    system = (system_prompt + "\n\n" if system_prompt else "") + instructions
     label, source = ("السؤال", "المصدر") if language == "ar" else ("Question", "Source")
     answer_label = "الإجابة" if language == "ar" else "Answer"
     budget = runtime.n_ctx - max_tokens - runtime.count_tokens(system + question) - 64
@@ -153,20 +210,45 @@ def ask(project: Project, question: str, settings: AgentSettings | None = None) 
     runtime = get_runtime(project, settings.model)
     if not result.hits or (best < min_score and covered < float(config["rag.min_coverage"])):
         return Answer(question, NOT_FOUND[language], language, True, [], [], runtime.name,
-                      took_ms=(time.perf_counter() - started) * 1000)
+                      took_ms=(time.perf_counter() - started) * 1000, reason="no relevant passage")
     top = result.hits[0].score
     relevant = [hit for hit in result.hits if hit.score >= RELATIVE_FLOOR * top]
-    messages, used = build_messages(question, relevant, runtime, language, settings.system_prompt, max_tokens)
-    reply = runtime.chat(messages, max_tokens=max_tokens, temperature=settings.temperature)
-    text = reply["choices"][0]["message"]["content"].strip()
-    usage = reply.get("usage", {})
+    generation = _Generation(runtime, settings, language, max_tokens)
+    draft, used = generation.answer(question, relevant, way_out=True)
+    if _declined(clean_reply(draft, question)):
+        document = _retry_document(question, draft, used, float(config["rag.retry_coverage"]))
+        if document:
+            draft, used = generation.answer(question, [hit for hit in used if hit.document_id == document],
+                                            way_out=False)
+    text = clean_reply(draft, question)
+    reason = "the model found no answer" if _declined(text) else ""
+    if not reason and grounded_share(text, used) < float(config["rag.min_grounding"]):
+        reason = "answer not in the passages"
+    if not reason and evidence(question, text, used) < float(config["rag.min_evidence"]):
+        reason = "the passages with the answer are not about the question"
     sources = [_cite(number, hit) for number, hit in enumerate(used, start=1)]
-    refused = bool(_REFUSAL.search(text))
-    text = _CITATION.sub("", text).strip() if not refused else text
-    grounding = grounded_share(text, used)
-    if not refused and grounding < float(config["rag.min_grounding"]):
-        refused, text = True, NOT_FOUND[language]  # the words of the answer are not in the passages
-    citations = [] if refused else attribute(text, used, sources)
-    return Answer(question, text, language, refused, citations, sources, runtime.name,
-                  usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0),
-                  (time.perf_counter() - started) * 1000)
+    citations = [] if reason else [sources[i] for i in supporting(text, used)]
+    return Answer(question, NOT_FOUND[language] if reason else text, language, bool(reason), citations, sources,
+                  runtime.name, generation.prompt_tokens, generation.completion_tokens,
+                  (time.perf_counter() - started) * 1000, reason, draft)
+
+
+@dataclass
+class _Generation:
+    """The model calls behind one answer, with their token counts added up."""
+
+    runtime: LlamaRuntime
+    settings: AgentSettings
+    language: str
+    max_tokens: int
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    def answer(self, question: str, hits: list[Hit], *, way_out: bool) -> tuple[str, list[Hit]]:
+        messages, used = build_messages(question, hits, self.runtime, self.language, self.settings.system_prompt,
+                                        self.max_tokens, way_out)
+        reply = self.runtime.chat(messages, max_tokens=self.max_tokens, temperature=self.settings.temperature)
+        usage = reply.get("usage", {})
+        self.prompt_tokens += usage.get("prompt_tokens", 0)
+        self.completion_tokens += usage.get("completion_tokens", 0)
+        return (reply["choices"][0]["message"]["content"] or "").strip(), used

@@ -22,7 +22,11 @@ _PREFIXES = ("وال", "بال", "كال", "فال", "لل", "ال", "و", "ف",
 _SUFFIXES = ("هما", "كما", "ات", "ان", "ون", "ين", "يه", "ها", "هم", "كم", "نا", "ه", "ي")
 _STOPWORDS = frozenset(search_form(w) for w in (
     "في من على إلى عن مع هذا هذه ذلك تلك التي الذي الذين و أو ثم لا لم لن ما هو هي هم أن إن كان "
-    "كانت قد كل بعض بين عند حتى إذا لكن أي").split())
+    "كانت قد كل بعض بين عند حتى إذا لكن أي "
+    # question words: a question's own, never what it asks about
+    "ماذا متى كيف أين لماذا كم هل عندما "
+    # prepositions carrying a pronoun
+    "فيه فيها عنه عنها منه منها له لها به بها عليه عليها إليه إليها").split())
 
 
 def light_stem(token: str) -> str:
@@ -40,10 +44,14 @@ def light_stem(token: str) -> str:
     return token
 
 
+# relative pronouns with a prefix ("والذي") reach the stop-word check unstemmed: compare their stems too
+_STEMMED_STOPWORDS = frozenset(light_stem(search_form(w)) for w in ("الذي", "التي", "الذين", "فيها"))
+
+
 def arabic_keywords(text: str) -> str:
     """The text as the Arabic full-text column stores it (also applied to Arabic queries)."""
-    tokens = (light_stem(t) for t in _TOKEN.findall(search_form(text)))
-    return " ".join(t for t in tokens if t not in _STOPWORDS)
+    stems = (light_stem(t) for t in _TOKEN.findall(search_form(text)) if t not in _STOPWORDS)
+    return " ".join(stem for stem in stems if stem not in _STEMMED_STOPWORDS)
 
 
 def query_language(query: str) -> str:

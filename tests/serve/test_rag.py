@@ -1,0 +1,81 @@
+"""The checks between a small model's reply and the answer a user sees (no model needed)."""
+
+from __future__ import annotations
+
+import pytest
+
+from llmforge.serve import rag
+from llmforge.structure.search import Hit
+
+
+def _hit(text: str, document: str, chunk: str | None = None) -> Hit:
+    return Hit(rank=1, score=1.0, chunk_id=chunk or f"{document}-{abs(hash(text)) % 1000}", document_id=document,
+               title=document, source_path=f"/docs/{document}.txt", page_start=1, page_end=1, text=text,
+               snippet=text[:40])
+
+
+PUMPS = [
+    _hit("Pump station 4 on Mill Lane was commissioned in 1987.", "pumps", "p1"),
+    _hit("It was rebuilt in 2016 after the flood.", "pumps", "p2"),
+]
+VALVES = [_hit("Valve V-17 was serviced in 2016 by the eastern team.", "valves", "v1")]
+
+
+@pytest.mark.parametrize(("reply", "question", "expected"), [
+    ("Source [2]: It was rebuilt in 2016 [2].", "When?", "It was rebuilt in 2016."),
+    ("Answer: 1987", "When?", "1987"),
+    ("المصدر [3]: دعا فريدريك وليام", "من؟", "دعا فريدريك وليام"),
+    ("الإجابة: حسن الترابي", "من؟", "حسن الترابي"),
+    ("متى بدأت؟  المصدر [4]: سيطرت فرنسا", "متى بدأت؟", "سيطرت فرنسا"),
+    ("Answering machines exist.", "What?", "Answering machines exist."),
+])
+def test_clean_reply_drops_what_the_model_echoed(reply: str, question: str, expected: str) -> None:
+    assert rag.clean_reply(reply, question) == expected
+
+
+@pytest.mark.parametrize(("text", "declined"), [
+    ("I could not find this in the documents.", True),
+    ("لم أجد هذا في الوثائق.", True),
+    ("", True),
+    (rag.clean_reply("المصدر [1]", "q"), True),      # nothing but the marker
+    (rag.clean_reply("Source [1].", "q"), True),
+    ("In 1987.", False),
+])
+def test_declined(text: str, declined: bool) -> None:
+    assert rag._declined(text) is declined
+
+
+def test_supporting_passages_hold_the_answers_words() -> None:
+    used = PUMPS + VALVES
+    assert rag.supporting("rebuilt in 2016", used) == [1]
+    assert rag.supporting("2016", used) == [1, 2]              # both hold it: both are cited
+    assert rag.supporting("something else entirely", used) == [0]
+    assert rag.supporting("anything", []) == []
+
+
+def test_evidence_reads_the_answers_document_as_a_whole() -> None:
+    used = PUMPS + VALVES
+    question = "When was pump station 4 on Mill Lane rebuilt?"
+    # the answer sits in p2, the question's words in p1: the document together holds both
+    assert rag.evidence(question, "It was rebuilt in 2016", used) >= 0.8
+    assert rag.keyword_coverage(question, PUMPS[1].text) < 0.5
+    # an answer lifted from the other document, about something else
+    assert rag.evidence(question, "serviced by the eastern team", used) < 0.35
+
+
+def test_grounded_share() -> None:
+    assert rag.grounded_share("rebuilt in 2016 after the flood", PUMPS) == 1.0
+    assert rag.grounded_share("demolished by the council in 1999", PUMPS) < 0.5
+    assert rag.grounded_share("4", PUMPS) == 1.0   # no content words, but verbatim
+    assert rag.grounded_share("", PUMPS) == 0.0
+
+
+def test_retry_document_follows_a_bare_pointer_or_a_covering_passage() -> None:
+    used = PUMPS + VALVES
+    question = "When was pump station 4 on Mill Lane commissioned?"
+    assert rag._retry_document(question, "Source [3]", used, 0.6) == "valves"   # the model's pointer wins
+    assert rag._retry_document(question, "المصدر [1].", used, 0.6) == "pumps"
+    assert rag._retry_document(question, "Source [9]", used, 0.6) == "pumps"    # out of range: coverage decides
+    assert rag._retry_document(question, "I could not find this.", used, 0.6) == "pumps"
+    assert rag._retry_document(question + " By whom?", "I could not find this.", used, 1.0) == ""  # not all words
+    assert rag._retry_document("Who serviced the western sluice?", "I could not find this.", used, 0.6) == ""
