@@ -81,6 +81,13 @@ def test_arabic_question_and_honest_refusal(kb) -> None:
     assert unknown.reason == "no relevant passage" and unknown.draft == ""  # refused before generation
 
 
+def test_ask_command_says_why_it_refused(cli, kb) -> None:
+    human = cli("ask", "Who won the football world cup in 1998?", "-p", kb.root)
+    assert human.exit_code == 0 and "could not find" in human.stdout and "(no relevant passage)" in human.stdout
+    data = json.loads(cli("ask", "Who won the football world cup in 1998?", "-p", kb.root, "--json").stdout)
+    assert data["refused"] and data["reason"] == "no relevant passage" and data["agent"].startswith("agent:")
+
+
 def test_chat_routes_over_a_real_socket(kb) -> None:
     pytest.importorskip("uvicorn")
     openai = pytest.importorskip("openai")
