@@ -152,9 +152,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("rag.min_evidence", float, 0.35,
             "Share of the question's content words that the passages holding the answer must contain, "
             "else 'not in the documents'.", high=1.0),
-    Setting("rag.retry_coverage", float, 0.6,
+    Setting("rag.retry_coverage", float, 1.0,
             "When the model finds no answer but a passage holds this share of the question's content words, "
-            "it is asked again with that passage alone (1: only one holding all of them).", high=1.0),
+            "it must answer from that document's passages alone (1: all of them; above 1: never).", high=2.0),
     Setting("rag.max_tokens", int, 256, "Longest generated answer, in tokens."),
     Setting("train.base", str, "qwen2.5-coder-0.5b-instruct",
             "Base model for fine-tuning: a packaged model name, a Hugging Face model directory or a .gguf path."),

@@ -116,12 +116,13 @@ def test_upload_runs_a_background_job(client, tmp_path: Path) -> None:
 def test_a_draining_runner_starts_no_job(kb) -> None:
     """After the stop signal (drain) a queued job is marked interrupted, never run, even while the
     server still finishes its in-flight requests."""
+    from llmforge.errors import BusyError
     from llmforge.serve.jobs import JobRunner, get_job
 
     runner = JobRunner(kb)
-    runner.start()
-    runner.drain()
     job_id, _ = runner.submit_upload([("notice.txt", b"The Hill Road reservoir reopens on Monday.")])
+    runner.drain()   # the stop signal arrives while the job waits in the queue
+    runner.start()
     deadline = time.monotonic() + 30
     while get_job(kb, job_id)["state"] == "queued":
         assert time.monotonic() < deadline
@@ -129,6 +130,10 @@ def test_a_draining_runner_starts_no_job(kb) -> None:
     job = get_job(kb, job_id)
     assert job["state"] == "interrupted" and job["started_at"] is None
     runner.stop()
+    with pytest.raises(BusyError, match="stopping"):   # stopped: a new upload is refused, not queued
+        runner.submit_upload([("late.txt", b"Too late.")])
+    with pytest.raises(BusyError):
+        runner.resume(job_id)
 
 
 def test_interrupted_job_is_resumed(kb, tmp_path: Path) -> None:

@@ -28,6 +28,8 @@ VALVES = [_hit("Valve V-17 was serviced in 2016 by the eastern team.", "valves",
     ("الإجابة: حسن الترابي", "من؟", "حسن الترابي"),
     ("متى بدأت؟  المصدر [4]: سيطرت فرنسا", "متى بدأت؟", "سيطرت فرنسا"),
     ("Answering machines exist.", "What?", "Answering machines exist."),
+    ("Answer: Source [2]: 1987", "When?", "1987"),            # labels in a row
+    ("It costs .5 dollars [1].", "How much?", "It costs .5 dollars."),
 ])
 def test_clean_reply_drops_what_the_model_echoed(reply: str, question: str, expected: str) -> None:
     assert rag.clean_reply(reply, question) == expected
@@ -73,9 +75,20 @@ def test_grounded_share() -> None:
 def test_retry_document_follows_a_bare_pointer_or_a_covering_passage() -> None:
     used = PUMPS + VALVES
     question = "When was pump station 4 on Mill Lane commissioned?"
-    assert rag._retry_document(question, "Source [3]", used, 0.6) == "valves"   # the model's pointer wins
-    assert rag._retry_document(question, "المصدر [1].", used, 0.6) == "pumps"
-    assert rag._retry_document(question, "Source [9]", used, 0.6) == "pumps"    # out of range: coverage decides
-    assert rag._retry_document(question, "I could not find this.", used, 0.6) == "pumps"
-    assert rag._retry_document(question + " By whom?", "I could not find this.", used, 1.0) == ""  # not all words
-    assert rag._retry_document("Who serviced the western sluice?", "I could not find this.", used, 0.6) == ""
+    assert rag._retry_document(question, "Source [3]", used, 1.0) == "valves"    # the model's pointer wins
+    assert rag._retry_document(question, "المصدر [1].", used, 1.0) == "pumps"
+    assert rag._retry_document(question, "Source [9]", used, 1.0) == "pumps"     # out of range: coverage decides
+    assert rag._retry_document(question, "I could not find this.", used, 1.0) == "pumps"   # every word there
+    assert rag._retry_document(question, "I could not find this.", used, 1.5) == ""       # above 1: never
+    # every word but the one asked about: the model is not made to answer
+    assert rag._retry_document("When was pump station 4 on Mill Lane closed?", "I could not find this.",
+                               used, 1.0) == ""
+    assert rag._retry_document("When was pump station 4 on Mill Lane closed?", "I could not find this.",
+                               used, 0.6) == "pumps"
+
+
+def test_evidence_is_not_asked_of_a_question_without_content_words_or_in_another_language() -> None:
+    assert rag._evidence_applies("When was pump station 4 rebuilt?", "en", "in 2016", PUMPS)
+    assert not rag._evidence_applies("What is it?", "en", "in 2016", PUMPS)          # no content words
+    arabic = [_hit("أعيد بناء المحطة عام 2016 بعد الفيضان.", "pumps-ar", "a1")]
+    assert not rag._evidence_applies("When was pump station 4 rebuilt?", "en", "2016", arabic)

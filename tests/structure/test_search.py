@@ -138,7 +138,8 @@ def test_arabic_analysis() -> None:
     # a question's own words (asked before stemming turns الذي into الذ) are not what it asks about
     assert arabic_keywords("متى تمّت أول انتخابات مباشرة؟") == arabic_keywords("تمت أول انتخابات مباشرة")
     assert arabic_keywords("ما الذي قام لين وفايل بتمويله؟").split() == ["قام", "لين", "فايل", "تمويل"]
-    assert arabic_keywords("والذي عنها") == ""
+    assert arabic_keywords("والذي عنها وكان وهذا") == ""    # behind a prefix too
+    assert arabic_keywords("آلته") == light_stem("الته")    # a word that stems like التي is kept
     assert query_language("ما هو رقم مكتب العمليات") == "ar"
     assert query_language("what is the NTU limit") == "en"
 

@@ -360,6 +360,7 @@ def test_ground_answer_takes_the_passages_own_words() -> None:
     assert data.ground_answer("V-17", passage) == "V-17"
     assert data.ground_answer("the western trunk main", passage) == ""  # 3 of 4 words, but not unbroken
     assert data.ground_answer("Mill Lane Pump Station", passage) == ""
+    assert data.ground_answer("not the eastern trunk main during repairs", passage) == ""  # a negation dropped
     assert data.ground_answer("...", passage) == ""
     arabic = "تقع محطة الضخ، وقد أُنشِئت عام ١٩٩٨ لتزويد المنطقة"
     assert data.ground_answer("انشئت عام ١٩٩٨.", arabic) == "أُنشِئت عام ١٩٩٨"

@@ -17,7 +17,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from llmforge.errors import LlmforgeError, NotFoundError, UsageError
+from llmforge.errors import BusyError, LlmforgeError, NotFoundError, UsageError
 from llmforge.project import Project
 
 log = logging.getLogger(__name__)
@@ -39,7 +39,7 @@ class JobRunner:
         self.project = project
         self._queue: queue.Queue[str | None] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="jobs", daemon=True)
-        self._draining = threading.Event()
+        self._draining = False   # a plain flag: drain() runs in a signal handler, where a lock could deadlock
 
     def start(self) -> None:
         self._thread.start()
@@ -50,6 +50,7 @@ class JobRunner:
 
     def submit_upload(self, files: list[tuple[str, bytes]]) -> tuple[str, list[str]]:
         """Store uploaded files and queue their ingestion; returns the job id and the stored names."""
+        self._refuse_while_draining()
         job_id = uuid.uuid4().hex[:12]
         folder = self.project.root / "uploads" / job_id
         folder.mkdir(parents=True)
@@ -68,6 +69,7 @@ class JobRunner:
 
     def resume(self, job_id: str) -> dict[str, Any]:
         """Queue an interrupted (or failed) upload job again; its files are still in uploads/."""
+        self._refuse_while_draining()
         job = get_job(self.project, job_id)
         if job["state"] not in ("interrupted", "failed"):
             raise UsageError(f"job {job_id} is {job['state']}; only interrupted or failed jobs can be resumed")
@@ -79,12 +81,17 @@ class JobRunner:
 
     def drain(self) -> None:
         """Start no more jobs (the server is stopping: it still finishes its requests and the
-        running job, but a queued job would only hold the stop up); they are marked interrupted."""
-        self._draining.set()
+        running job, but a queued job would only hold the stop up); they are marked interrupted,
+        and new uploads are refused with 503."""
+        self._draining = True
+
+    def _refuse_while_draining(self) -> None:
+        if self._draining:
+            raise BusyError("the server is stopping; send it again once the server is back")
 
     def _run(self) -> None:
         while (job_id := self._queue.get()) is not None:
-            if self._draining.is_set():
+            if self._draining:
                 self._interrupt(job_id)
             else:
                 self._execute(job_id)

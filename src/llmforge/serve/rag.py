@@ -13,11 +13,12 @@ between it and the reply "not in the documents":
   ``rag.min_score``) nor holding enough of its content words (``rag.min_coverage``);
 - the model says it found nothing. It is first asked once more, with one document's passages
   alone and no way out, when it pointed at that document with a bare "Source [n]" (the 1.5B
-  model's habit in Arabic) or when a passage of it holds most of the question's content words
+  model's habit in Arabic) or when a passage of it holds every content word of the question
   (``rag.retry_coverage``): the model declined answerable questions too;
 - the answer's content words are mostly absent from the passages (``rag.min_grounding``);
 - the passages the answer is drawn from hold too little of the question's content words
   (``rag.min_evidence``): an answer taken from a neighbouring passage on the same subject.
+  Not asked of a question with no content words, or of passages in another language.
 
 An Arabic question gets the instructions, and so the answer, in Arabic. ``Answer.reason`` says
 which check refused, and ``Answer.draft`` keeps the model's own words.
@@ -49,7 +50,7 @@ _CITATION = re.compile(r"\[(\d{1,2})\]")
 _ECHOED_LABEL = re.compile(r"^\s*(?:(?:source|المصدر)\s*\[?\d{0,2}\]?|answer|الإجابة|الجواب)\s*(?:[:：]\s*|[.\s]*$)",
                            re.IGNORECASE)
 _BARE_POINTER = re.compile(r"^\s*(?:source|المصدر)?\s*\[(\d{1,2})\][\s.:]*$", re.IGNORECASE)
-_SPACE_BEFORE_MARK = re.compile(r"\s+(?=[.,،؛!?؟])")
+_SPACE_BEFORE_MARK = re.compile(r"\s+(?=[.,،؛!?؟](?:\s|$))")  # left by a removed [n]; not ".5"
 _REFUSAL = re.compile(r"could not find|not (?:in|contained in) the (?:documents|sources)|don't know|"
                       r"لم أجد|لا تتضمن|لا أعرف|غير موجود", re.IGNORECASE)
 
@@ -98,13 +99,19 @@ class AgentSettings:
     temperature: float = 0.0
 
 
-def keyword_coverage(question: str, text: str) -> float:
-    """Share of the question's content words (stemmed, stop words dropped) found in ``text``."""
+def content_words(text: str) -> set[str]:
+    """The words of ``text`` that say what it is about: stemmed, stop words and short words dropped."""
     from llmforge.ingest.normalize import ENGLISH_STOPWORDS
     from llmforge.structure.analysis import arabic_keywords
 
-    words = {w for w in arabic_keywords(question).split()
-             if w not in ENGLISH_STOPWORDS and (len(w) > 2 or w.isdigit())}
+    return {w for w in arabic_keywords(text).split() if w not in ENGLISH_STOPWORDS and (len(w) > 2 or w.isdigit())}
+
+
+def keyword_coverage(question: str, text: str) -> float:
+    """Share of the question's content words (stemmed, stop words dropped) found in ``text``."""
+    from llmforge.structure.analysis import arabic_keywords
+
+    words = content_words(question)
     if not words:
         return 0.0
     present = set(arabic_keywords(text).split())
@@ -140,20 +147,30 @@ def evidence(question: str, answer: str, used: list[Hit]) -> float:
                 for document in documents), default=0.0)
 
 
+def _evidence_applies(question: str, language: str, answer: str, used: list[Hit]) -> bool:
+    """Word overlap says nothing about a question with no content words ("What is AI?") or one
+    asked in another language than the passages the answer comes from."""
+    return bool(content_words(question)) and all(
+        query_language(used[i].text) == language for i in supporting(answer, used))
+
+
 def clean_reply(text: str, question: str) -> str:
     """The answer without what a small model echoes around it: the question, "Answer:" or
     "Source [n]:" labels, [n] markers."""
     text = text.strip()
     if question.strip() and text.startswith(question.strip()):
         text = text[len(question.strip()):]
-    text = _ECHOED_LABEL.sub("", text.strip())
+    text = text.strip()
+    while (stripped := _ECHOED_LABEL.sub("", text, count=1)) != text:   # "Answer: Source [2]: 1987"
+        text = stripped
     return _SPACE_BEFORE_MARK.sub("", _CITATION.sub("", text)).strip()
 
 
 def _retry_document(question: str, draft: str, used: list[Hit], retry_coverage: float) -> str:
-    """The document worth asking about once more after the model declined (or "" for none): the
-    one it pointed at with a bare "Source [n]", else the one holding ``retry_coverage`` of the
-    question's content words."""
+    """The document worth asking about once more after the model declined ("" for none): the
+    one it pointed at with a bare "Source [n]", else one holding ``retry_coverage`` of the
+    question's content words (by default all of them: a passage that has every word of "When was
+    pump station 4 closed?" but "closed" must not be made to answer it)."""
     pointer = _BARE_POINTER.match(draft)
     if pointer and 1 <= int(pointer[1]) <= len(used):
         return used[int(pointer[1]) - 1].document_id
@@ -224,7 +241,8 @@ def ask(project: Project, question: str, settings: AgentSettings | None = None) 
     reason = "the model found no answer" if _declined(text) else ""
     if not reason and grounded_share(text, used) < float(config["rag.min_grounding"]):
         reason = "answer not in the passages"
-    if not reason and evidence(question, text, used) < float(config["rag.min_evidence"]):
+    if not reason and _evidence_applies(question, language, text, used) and \
+            evidence(question, text, used) < float(config["rag.min_evidence"]):
         reason = "the passages with the answer are not about the question"
     sources = [_cite(number, hit) for number, hit in enumerate(used, start=1)]
     citations = [] if reason else [sources[i] for i in supporting(text, used)]

@@ -26,7 +26,9 @@ _STOPWORDS = frozenset(search_form(w) for w in (
     # question words: a question's own, never what it asks about
     "ماذا متى كيف أين لماذا كم هل عندما "
     # prepositions carrying a pronoun
-    "فيه فيها عنه عنها منه منها له لها به بها عليه عليها إليه إليها").split())
+    "فيه فيها عنه عنها منه منها له لها به بها عليه عليها إليه إليها "
+    # relative pronouns behind a prefix, which light_stem would cut to الذ / الت
+    "والذي والتي والذين فالذي فالتي فالذين بالذي بالتي بالذين للذي للتي للذين").split())
 
 
 def light_stem(token: str) -> str:
@@ -44,14 +46,11 @@ def light_stem(token: str) -> str:
     return token
 
 
-# relative pronouns with a prefix ("والذي") reach the stop-word check unstemmed: compare their stems too
-_STEMMED_STOPWORDS = frozenset(light_stem(search_form(w)) for w in ("الذي", "التي", "الذين", "فيها"))
-
-
 def arabic_keywords(text: str) -> str:
     """The text as the Arabic full-text column stores it (also applied to Arabic queries)."""
-    stems = (light_stem(t) for t in _TOKEN.findall(search_form(text)) if t not in _STOPWORDS)
-    return " ".join(stem for stem in stems if stem not in _STEMMED_STOPWORDS)
+    # a stop word as written (الذي, which light_stem cuts to الذ) or behind a prefix (وكان → كان)
+    tokens = (t for t in _TOKEN.findall(search_form(text)) if t not in _STOPWORDS)
+    return " ".join(stem for stem in map(light_stem, tokens) if stem not in _STOPWORDS)
 
 
 def query_language(query: str) -> str:

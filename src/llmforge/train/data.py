@@ -367,6 +367,8 @@ def _match_form(text: str) -> str:
 _WORD = re.compile(r"\S+")
 _PUNCTUATION = ".,;:!?()[]{}\"'“”‘’«»،؛؟…-–—"
 GROUNDED_SHARE = 0.75  # of an answer's words that must appear, in order and unbroken, in the passage
+_SENTENCE_END = ".,;:!?،؛؟… "
+_NEGATIONS = frozenset(search_form(w) for w in "not no never none nor without لا لم لن ليس ليست غير بدون ما".split())
 
 
 def ground_answer(answer: str, passage: str) -> str:
@@ -390,8 +392,11 @@ def ground_answer(answer: str, passage: str) -> str:
         previous = current
     if not wanted or best < GROUNDED_SHARE * len(wanted):
         return ""
+    run = Counter(keys[best_end - best:best_end])
+    if any(key in _NEGATIONS for key in (Counter(wanted) - run)):
+        return ""   # "not the eastern main" is not "the eastern main"
     first, last = words[best_end - best], words[best_end - 1]
-    return passage[first.start():last.end()].strip(_PUNCTUATION + " ")
+    return passage[first.start():last.end()].rstrip(_SENTENCE_END)
 
 
 def _word_key(word: str) -> str:
@@ -463,7 +468,7 @@ def _synthesize(project: Project, chunks: Sequence[_Chunk], count: int, seed: in
     rows, discarded = [], Counter[str]()
     for done, chunk in enumerate(picked, 1):
         pair = parse_qa(generate(qa_prompt(chunk.text, chunk.language)))  # type: ignore[misc]
-        if pair:
+        if pair and check_qa(*pair, chunk.text) == "answer not in the chunk":
             pair = (pair[0], ground_answer(pair[1], chunk.text) or pair[1])
         problem = check_qa(*pair, chunk.text) if pair else "unparsable reply"
         if problem:
