@@ -15,7 +15,8 @@ line on stderr and the exit code it carries, never a traceback (``--debug`` show
     │   └── IntegrityError                  stored bytes do not match their hash or tag
     ├── IngestError                         one input file cannot be ingested (the batch goes on)
     ├── TrainError                          a dataset, base model, training run or export cannot proceed
-    └── BusyError                           the model's queue stayed full past serve.request_timeout
+    └── BusyError                           the server cannot take it now: a model queue full past
+                                            serve.request_timeout, or the server stopping
 """
 
 from __future__ import annotations

@@ -59,10 +59,10 @@ def test_evidence_reads_the_answers_document_as_a_whole() -> None:
     used = PUMPS + VALVES
     question = "When was pump station 4 on Mill Lane rebuilt?"
     # the answer sits in p2, the question's words in p1: the document together holds both
-    assert rag.evidence(question, "It was rebuilt in 2016", used) >= 0.8
+    assert rag.evidence(question, used, rag.supporting("It was rebuilt in 2016", used)) >= 0.8
     assert rag.keyword_coverage(question, PUMPS[1].text) < 0.5
     # an answer lifted from the other document, about something else
-    assert rag.evidence(question, "serviced by the eastern team", used) < 0.35
+    assert rag.evidence(question, used, rag.supporting("serviced by the eastern team", used)) < 0.35
 
 
 def test_grounded_share() -> None:
@@ -88,7 +88,8 @@ def test_retry_document_follows_a_bare_pointer_or_a_covering_passage() -> None:
 
 
 def test_evidence_is_not_asked_of_a_question_without_content_words_or_in_another_language() -> None:
-    assert rag._evidence_applies("When was pump station 4 rebuilt?", "en", "in 2016", PUMPS)
-    assert not rag._evidence_applies("What is it?", "en", "in 2016", PUMPS)          # no content words
+    support = rag.supporting("in 2016", PUMPS)
+    assert rag._evidence_applies("When was pump station 4 rebuilt?", "en", PUMPS, support)
+    assert not rag._evidence_applies("What is it?", "en", PUMPS, support)          # no content words
     arabic = [_hit("أعيد بناء المحطة عام 2016 بعد الفيضان.", "pumps-ar", "a1")]
-    assert not rag._evidence_applies("When was pump station 4 rebuilt?", "en", "2016", arabic)
+    assert not rag._evidence_applies("When was pump station 4 rebuilt?", "en", arabic, rag.supporting("2016", arabic))

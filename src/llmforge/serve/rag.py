@@ -138,20 +138,20 @@ def supporting(answer: str, used: list[Hit]) -> list[int]:
     return [i for i, score in enumerate(scores) if score >= 0.8 * best]
 
 
-def evidence(question: str, answer: str, used: list[Hit]) -> float:
-    """The share of the question's content words in the document the answer is drawn from (the
-    passages of it the model was shown, together: a question's words and its answer often sit in
-    neighbouring chunks). An answer lifted from another passage on the same subject scores low."""
-    documents = {used[i].document_id for i in supporting(answer, used)}
+def evidence(question: str, used: list[Hit], support: list[int]) -> float:
+    """The share of the question's content words in the document the answer is drawn from
+    (``support``, from :func:`supporting`): the passages of it the model was shown, together, since
+    a question's words and its answer often sit in neighbouring chunks. An answer lifted from
+    another passage on the same subject scores low."""
+    documents = {used[i].document_id for i in support}
     return max((keyword_coverage(question, " ".join(hit.text for hit in used if hit.document_id == document))
                 for document in documents), default=0.0)
 
 
-def _evidence_applies(question: str, language: str, answer: str, used: list[Hit]) -> bool:
+def _evidence_applies(question: str, language: str, used: list[Hit], support: list[int]) -> bool:
     """Word overlap says nothing about a question with no content words ("What is AI?") or one
     asked in another language than the passages the answer comes from."""
-    return bool(content_words(question)) and all(
-        query_language(used[i].text) == language for i in supporting(answer, used))
+    return bool(content_words(question)) and all(query_language(used[i].text) == language for i in support)
 
 
 def clean_reply(text: str, question: str) -> str:
@@ -232,20 +232,22 @@ def ask(project: Project, question: str, settings: AgentSettings | None = None) 
     relevant = [hit for hit in result.hits if hit.score >= RELATIVE_FLOOR * top]
     generation = _Generation(runtime, settings, language, max_tokens)
     draft, used = generation.answer(question, relevant, way_out=True)
-    if _declined(clean_reply(draft, question)):
+    text = clean_reply(draft, question)
+    if _declined(text):
         document = _retry_document(question, draft, used, float(config["rag.retry_coverage"]))
         if document:
             draft, used = generation.answer(question, [hit for hit in used if hit.document_id == document],
                                             way_out=False)
-    text = clean_reply(draft, question)
+            text = clean_reply(draft, question)
+    support = supporting(text, used)
     reason = "the model found no answer" if _declined(text) else ""
     if not reason and grounded_share(text, used) < float(config["rag.min_grounding"]):
         reason = "answer not in the passages"
-    if not reason and _evidence_applies(question, language, text, used) and \
-            evidence(question, text, used) < float(config["rag.min_evidence"]):
+    if not reason and _evidence_applies(question, language, used, support) and \
+            evidence(question, used, support) < float(config["rag.min_evidence"]):
         reason = "the passages with the answer are not about the question"
     sources = [_cite(number, hit) for number, hit in enumerate(used, start=1)]
-    citations = [] if reason else [sources[i] for i in supporting(text, used)]
+    citations = [] if reason else [sources[i] for i in support]
     return Answer(question, NOT_FOUND[language] if reason else text, language, bool(reason), citations, sources,
                   runtime.name, generation.prompt_tokens, generation.completion_tokens,
                   (time.perf_counter() - started) * 1000, reason, draft)
