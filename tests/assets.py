@@ -133,11 +133,14 @@ def structured_project(root: Path, documents: dict[str, str]):  # noqa: ANN201 (
     return project
 
 
-def copy_project(template: Path, target: Path):  # noqa: ANN201 (a llmforge Project)
-    """A test's own copy of a template project (so no test sees another's changes)."""
+def copy_project(template: Path, target: Path, monkeypatch=None):  # noqa: ANN001, ANN201 (pytest, a Project)
+    """A test's own copy of a template project (so no test sees another's changes); with
+    ``monkeypatch``, also the project that commands find through LLMFORGE_PROJECT."""
     import shutil
 
     from llmforge.project import Project
 
     shutil.copytree(template, target)
+    if monkeypatch is not None:
+        monkeypatch.setenv("LLMFORGE_PROJECT", str(target))
     return Project(target)

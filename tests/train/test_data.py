@@ -48,9 +48,7 @@ def structured_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def kb(structured_template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Project:
-    project = copy_project(structured_template, tmp_path / "kb")
-    monkeypatch.setenv("LLMFORGE_PROJECT", str(project.root))
-    return project
+    return copy_project(structured_template, tmp_path / "kb", monkeypatch)
 
 
 def _chunks(project: Project) -> list[tuple[str, str, str, str]]:

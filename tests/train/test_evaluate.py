@@ -99,9 +99,7 @@ def trained_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def trained(trained_template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Project:
-    project = copy_project(trained_template, tmp_path / "trained")
-    monkeypatch.setenv("LLMFORGE_PROJECT", str(project.root))
-    return project
+    return copy_project(trained_template, tmp_path / "trained", monkeypatch)
 
 
 # --- scoring -------------------------------------------------------------------------------
