@@ -539,14 +539,21 @@ def lineage(project: Project, ref: str) -> dict[str, Any]:
             "documents": _documents(project, list(dict.fromkeys(ids)))}
 
 
+def recorded_path(project: Project, value: Any) -> Path | None:
+    """A path as a manifest records it: ``~`` expanded, a relative one under the project root
+    (None when none is recorded)."""
+    if not value:
+        return None
+    path = Path(str(value)).expanduser()
+    return path if path.is_absolute() else project.root / path
+
+
 def _base_gguf(project: Project, version: ModelVersion) -> Path | None:
     """The base model's GGUF (a packaged base is assembled when it is not there yet)."""
     base = version.manifest.get("base") or {}
-    if base.get("gguf"):
-        path = Path(str(base["gguf"])).expanduser()
-        path = path if path.is_absolute() else project.root / path
-        if path.is_file():
-            return path
+    path = recorded_path(project, base.get("gguf"))
+    if path and path.is_file():
+        return path
     if base.get("spec") in PACKAGED:
         return assemble(str(base["spec"]), project.path("models"))
     return None

@@ -211,22 +211,20 @@ def _adapter_dir(version: registry.ModelVersion) -> Path:
     return adapter
 
 
-def _training_ids(version: registry.ModelVersion, tokenizer: Any) -> Any:
+def _training_ids(project: Project, version: registry.ModelVersion, tokenizer: Any) -> Any:
     """The tokenizer training took its ids from: llama.cpp's for a GGUF base still on disk."""
     from llmforge.train.base import ServingTokenizer
 
-    gguf = (version.manifest.get("base") or {}).get("gguf")
-    return ServingTokenizer(tokenizer, Path(gguf)) if gguf and Path(gguf).is_file() else None
+    gguf = registry.recorded_path(project, (version.manifest.get("base") or {}).get("gguf"))
+    return ServingTokenizer(tokenizer, gguf) if gguf and gguf.is_file() else None
 
 
 def _base_dir(project: Project, version: registry.ModelVersion) -> Path:
     """The version's base as a transformers directory (prepared again when it was removed)."""
     base = version.manifest.get("base") or {}
-    if base.get("hf_dir"):
-        path = Path(str(base["hf_dir"])).expanduser()
-        path = path if path.is_absolute() else project.root / path
-        if (path / "config.json").is_file():
-            return path
+    path = registry.recorded_path(project, base.get("hf_dir"))
+    if path and (path / "config.json").is_file():
+        return path
     if not base.get("spec"):
         raise TrainError(f"the manifest of {version.ref} does not say which base model it was trained on")
     from llmforge.train.base import resolve_base
@@ -442,7 +440,7 @@ def evaluate_version(project: Project, ref: str, *, against: str | None = None, 
         notes.append(f"the held-out split of {info.name} has no QA pairs (rows with an answer): QA accuracy "
                      "not measured (build the dataset with synthetic QA pairs)")
     material = _Material(rows, pairs, int(hyper.get("seq_len", 256)), int(hyper.get("batch_size", 1)),
-                         _training_ids(version, tokenizer))
+                         _training_ids(project, version, tokenizer))
     tick = _Ticker((3 if other is not None else 2) * len(pairs), progress)
     figures = {}
     with _active(model, None):

@@ -470,11 +470,9 @@ def export_version(project: Project, ref: str, *, kind: str = "adapter", quantiz
 
 def _base_of(project: Project, record: dict[str, Any]) -> BaseModel:
     """The version's base as recorded, re-created from its spec when the dequantised copy is gone."""
-    def located(value: Any) -> Path | None:
-        path = Path(str(value)).expanduser() if value else None
-        return path if path is None or path.is_absolute() else project.root / path
+    from llmforge import registry
 
-    hf_dir, gguf = located(record.get("hf_dir")), located(record.get("gguf"))
+    hf_dir, gguf = registry.recorded_path(project, record.get("hf_dir")), registry.recorded_path(project, record.get("gguf"))
     if hf_dir and (hf_dir / "config.json").is_file() and (gguf is None or gguf.is_file()):
         return BaseModel(str(record["spec"]), hf_dir, gguf, str(record["sha256"]), str(record["architecture"]))
     base = resolve_base(project, str(record["spec"]))
