@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib.metadata
 import importlib.util
 import platform
-import os
 import shutil
 import subprocess
 import sys
@@ -123,8 +122,9 @@ def check_llama_converters() -> Check:
     version = _version_of("llama-cpp-python")
     if version is None:
         return Check("gguf converters", WARN, "llama-cpp-python is not installed", required=False)
-    cache = Path(os.environ.get("LLMFORGE_WHEEL_CACHE") or Path.home() / ".cache" / "llmforge-wheels")
-    archive = cache / f"llama_cpp_python-{version}.tar.gz"
+    from llmforge.train.export import converter_archive
+
+    archive = converter_archive(version)
     if archive.is_file():
         return Check("gguf converters", OK, f"{archive}", required=False)
     return Check("gguf converters", WARN, f"{archive} not found (GGUF export needs it)",

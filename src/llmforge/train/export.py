@@ -106,9 +106,14 @@ def _installed_version() -> str:
         raise TrainError("llama-cpp-python is not installed: run scripts/setup.sh") from exc
 
 
-def _default_source() -> Path:
+def converter_archive(version: str) -> Path:
+    """Where setup keeps the llama-cpp-python ``version`` source archive (its converters)."""
     cache = os.environ.get(WHEEL_CACHE_ENV) or Path.home() / ".cache" / "llmforge-wheels"
-    return Path(cache) / f"llama_cpp_python-{_installed_version()}.tar.gz"
+    return Path(cache) / f"llama_cpp_python-{version}.tar.gz"
+
+
+def _default_source() -> Path:
+    return converter_archive(_installed_version())
 
 
 def _tools_in_folder(folder: Path) -> Path:
