@@ -153,12 +153,17 @@ ENGLISH_STOPWORDS = frozenset("the of and to in is that for it as was with be by
 _ENGLISH_WORDS = ENGLISH_STOPWORDS
 
 
+def script_letters(text: str) -> tuple[int, int]:
+    """How many Arabic and how many Latin letters ``text`` holds."""
+    return len(_ARABIC_LETTER.findall(text)), len(_LATIN_LETTER.findall(text))
+
+
 def detect_language(text: str) -> str:
     """``ar``, ``en``, ``ar+en``, ``latn`` (Latin script, not evidently English) or ``und``."""
     if is_latin1(text):
         arabic, latin = 0, count_letters(text)
     else:
-        arabic, latin = _ARABIC_LETTER.subn("", text)[1], _LATIN_LETTER.subn("", text)[1]
+        arabic, latin = script_letters(text)
     if arabic + latin < 10:
         return "und"
     parts = []

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from llmforge.errors import NotFoundError, TrainError, UsageError
-from llmforge.ingest.normalize import ARABIC_BLOCK, PRESENTATION_FORMS, search_form
+from llmforge.ingest.normalize import script_letters, search_form
 from llmforge.locks import pid_alive
 from llmforge.project import Project
 
@@ -314,8 +314,6 @@ def _instruction_messages(record: dict[str, Any]) -> tuple[Messages | None, str]
 
 # --- synthetic QA --------------------------------------------------------------------------
 
-_ARABIC_LETTER = re.compile(f"[{ARABIC_BLOCK}{PRESENTATION_FORMS}]")
-_LATIN_LETTER = re.compile(r"[A-Za-z\u00c0-\u024f]")
 _LABEL = re.compile(
     r"^[\s*_#>•-]*(?P<label>q(?:uestion)?|a(?:nswer)?|س|سؤال|السؤال|ج|جواب|الجواب|إجابة|الإجابة|الاجابة)"
     r"\s*\d*\s*[*_]*\s*[:：]\s*(?P<rest>.*)$", re.IGNORECASE)
@@ -325,7 +323,7 @@ _QUOTES = "*_`\"'“”‘’«» "
 
 def _script(text: str) -> str:
     """``ar`` or ``latn``, whichever has more letters in ``text`` ("" for neither)."""
-    arabic, latin = len(_ARABIC_LETTER.findall(text)), len(_LATIN_LETTER.findall(text))
+    arabic, latin = script_letters(text)
     return "ar" if arabic > latin else "latn" if latin > arabic else ""
 
 
@@ -504,16 +502,17 @@ def _held_out(groups: Sequence[str], fraction: float, seed: int) -> list[str]:
 
 def _split(rows: list[dict[str, Any]], fraction: float, seed: int) -> tuple[list, list, list[str]]:
     """Rows for train and eval (no group in both), and notes on what could not be held out."""
+    groups = [_group(row) for row in rows]   # an operator example's group is a hash of its messages
     documents = sorted({row["document_id"] for row in rows if row["document_id"]})
-    examples = sorted({_group(row) for row in rows if not row["document_id"]})
+    examples = sorted({group for row, group in zip(rows, groups) if not row["document_id"]})
     held = set(_held_out(documents, fraction, seed)) | set(_held_out(examples, fraction, seed))
     notes = []
     if fraction > 0 and len(documents) == 1:
         notes.append(f"only one document ({documents[0]}): all its rows are in train, none in eval")
     if fraction > 0 and len(examples) == 1:
         notes.append("only one distinct operator example: it is in train")
-    train = [row for row in rows if _group(row) not in held]
-    return train, [row for row in rows if _group(row) in held], notes
+    train = [row for row, group in zip(rows, groups) if group not in held]
+    return train, [row for row, group in zip(rows, groups) if group in held], notes
 
 
 def _canonical(value: Any) -> str:

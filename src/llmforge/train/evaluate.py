@@ -256,17 +256,13 @@ def _load(hf_dir: Path, adapter: Path) -> tuple[Any, Any]:
 # --- measuring -------------------------------------------------------------------------------
 
 
-def _pad_id(tokenizer: Any) -> int:
-    return tokenizer.pad_token_id if tokenizer.pad_token_id is not None else (tokenizer.eos_token_id or 0)
-
-
 def held_out_loss(model: Any, tokenizer: Any, architecture: str, material: _Material) -> dict[str, float]:
     """Loss and perplexity on the held-out split, as the training loop measures them."""
     from llmforge.train.loop import EVAL_MAX_SEQUENCES, mean_loss, perplexity
-    from llmforge.train.recipe import encode_rows
+    from llmforge.train.recipe import encode_rows, pad_token_id
 
     sequences = encode_rows(tokenizer, architecture, material.rows, material.seq_len)[:EVAL_MAX_SEQUENCES]
-    loss = mean_loss(model, sequences, material.batch_size, _pad_id(tokenizer))
+    loss = mean_loss(model, sequences, material.batch_size, pad_token_id(tokenizer))
     return {"eval_loss": loss, "eval_perplexity": perplexity(loss), "eval_sequences": len(sequences)}
 
 
@@ -301,11 +297,12 @@ def generate_answer(model: Any, tokenizer: Any, architecture: str, turns: list[d
     from transformers import GenerationConfig
 
     from llmforge.train.loop import device_of
+    from llmforge.train.recipe import pad_token_id
 
     ids = tokenizer(_prompt(tokenizer, architecture, turns), add_special_tokens=True,
                     return_tensors="pt")["input_ids"].to(device_of(model))
     config = GenerationConfig(max_new_tokens=max_new_tokens, do_sample=False, eos_token_id=stop_ids or _stop_ids(model, tokenizer),
-                              pad_token_id=_pad_id(tokenizer))
+                              pad_token_id=pad_token_id(tokenizer))
     with torch.no_grad():
         out = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), generation_config=config)
     return clean_answer(tokenizer.decode(out[0, ids.shape[1]:], skip_special_tokens=True))

@@ -22,7 +22,7 @@ from typing import Any
 
 from llmforge.errors import TrainError
 from llmforge.locks import pid_alive
-from llmforge.train.recipe import Recipe, Sequence, collate, encode_rows
+from llmforge.train.recipe import Recipe, Sequence, collate, encode_rows, pad_token_id
 
 KEEP_CHECKPOINTS = 2
 EVAL_MAX_SEQUENCES = 256
@@ -204,7 +204,7 @@ def train_lora(model: Any, tokenizer: Any, architecture: str, train_rows: Seq[di
         raise TrainError("the training split has no usable examples (empty texts, or replies cut off by seq_len)")
     evaluation = (encode_rows(tokenizer, architecture, eval_rows, recipe.seq_len) if encoded is None
                   else encoded[1])[:EVAL_MAX_SEQUENCES]
-    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else (tokenizer.eos_token_id or 0)
+    pad_id = pad_token_id(tokenizer)
     steps = total_steps(len(train), recipe)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = _adamw(params, recipe.lr)

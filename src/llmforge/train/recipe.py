@@ -130,6 +130,11 @@ def _ids(tokenizer: Any, text: str, *, first: bool) -> list[int]:
     return list(tokenizer(text, add_special_tokens=first)["input_ids"])
 
 
+def pad_token_id(tokenizer: Any) -> int:
+    """The id batches are padded with: the tokenizer's pad token, else its end of text, else 0."""
+    return tokenizer.pad_token_id if tokenizer.pad_token_id is not None else (tokenizer.eos_token_id or 0)
+
+
 def collate(batch: list[Sequence], pad_id: int) -> dict[str, Any]:
     """Right-padded tensors: input_ids, attention_mask and labels (padding carries no loss)."""
     import torch
