@@ -20,9 +20,9 @@ JobArg = Annotated[str | None, typer.Argument(help="Job id (default: the newest 
 
 
 def register(app: typer.Typer) -> None:
-    from llmforge.cli.train_data import data_app
+    from llmforge.cli import train_data
 
-    train_app.add_typer(data_app, name="data")
+    train_data.register(train_app)
     app.add_typer(train_app, name="train")
 
 
