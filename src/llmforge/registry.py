@@ -559,13 +559,14 @@ def _base_gguf(project: Project, version: ModelVersion) -> Path | None:
     return None
 
 
-def serving_files(project: Project, ref: str) -> tuple[Path, Path | None]:
-    """The GGUF to load and the LoRA GGUF to apply (None for a merged export).
+def serving_files(project: Project, ref: str | ModelVersion) -> tuple[Path, Path | None]:
+    """The GGUF to load and the LoRA GGUF to apply (None for a merged export), for a version or
+    its reference.
 
     Raises:
         NotFoundError: the version has no GGUF export, or its base GGUF is gone.
     """
-    version = get_version(project, ref)
+    version = ref if isinstance(ref, ModelVersion) else get_version(project, ref)
     exports = version.manifest.get("exports") or {}
     kind = next((key for key in ("merged_gguf", "adapter_gguf") if exports.get(key)), None)
     if kind is None:

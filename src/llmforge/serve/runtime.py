@@ -23,12 +23,15 @@ from contextlib import nullcontext
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from llmforge.errors import BusyError, NotFoundError, UsageError
 from llmforge.fileio import MISSING, gguf_problem
 from llmforge.native import native_output
 from llmforge.project import Project
+
+if TYPE_CHECKING:
+    from llmforge.registry import ModelVersion
 
 log = logging.getLogger(__name__)
 _FALLBACK_FORMATS = {"gemma3": "gemma", "gemma2": "gemma", "gemma": "gemma", "llama": "llama-2",
@@ -85,8 +88,7 @@ def resolve_model_files(project: Project, name: str) -> tuple[Path, Path | None]
         return assemble(name, project.path("models")), None
     version = registry.find_version(project, name, serving=True)
     if version is not None:
-        model, adapter = registry.serving_files(project, version.ref)
-        return _checked_gguf(model), adapter and _checked_gguf(adapter)
+        return _version_files(project, version)
     trained = registry.model_names(project)
     raise NotFoundError(f"unknown model {name!r}: give a .gguf path, one of {', '.join(PACKAGED)}"
                         + (f", or a trained model: {', '.join(trained)}" if trained else ""))
@@ -99,12 +101,11 @@ def _checked_gguf(path: Path) -> Path:
     return path
 
 
-def _runtime_name(project: Project, name: str) -> str:
-    """``name``, or ``NAME@vN`` for a repository model: a promotion takes effect on the next call."""
+def _version_files(project: Project, version: ModelVersion) -> tuple[Path, Path | None]:
     from llmforge import registry
 
-    version = registry.find_version(project, name, serving=True)  # None for paths and packaged names
-    return version.ref if version else name
+    model, adapter = registry.serving_files(project, version)
+    return _checked_gguf(model), adapter and _checked_gguf(adapter)
 
 
 @dataclass(frozen=True)
@@ -245,9 +246,13 @@ def get_runtime(project: Project, name: str | None = None, lora_path: str | None
     lora_path = lora_path or (str(settings["serve.lora"]) or None if name == settings["serve.model"] else None)
     if lora_path and not Path(lora_path).expanduser().is_file():
         raise NotFoundError(f"LoRA adapter {lora_path} does not exist (serve.lora)")
+    from llmforge import registry
+
     with _RUNTIMES_LOCK:
-        key = (_runtime_name(project, name), lora_path)
-        files = resolve_model_files(project, key[0]) if "@v" in key[0] else None
+        # one repository lookup per call: NAME becomes NAME@vN, so a promotion takes effect on the next call
+        version = registry.find_version(project, name, serving=True)  # None for paths and packaged names
+        key = (version.ref if version else name, lora_path)
+        files = _version_files(project, version) if version else None
         cached = _RUNTIMES.get(key)
         if cached is not None and files is not None and getattr(cached, "signature", None) != _signature(files):
             _RUNTIMES.pop(key).close()   # the version was exported again: load the new files
