@@ -167,6 +167,8 @@ def test_out_of_memory_and_a_full_disk_are_explained() -> None:
     assert jobs._describe(refused.value).startswith("out of memory: lower train.seq_len")
     assert jobs._describe(MemoryError()).startswith("out of memory")
     assert jobs._describe(OSError(errnos.ENOSPC, "No space left on device")).startswith("disk full")
+    # safetensors says it in words, without an errno: the same reading as the checkpoint writer's
+    assert jobs._describe(RuntimeError("Error while writing: No space left on device (os error 28)")).startswith("disk full")
 
 
 def test_what_can_be_checked_is_checked_before_a_run_starts(kb: Project, cli) -> None:

@@ -11,7 +11,6 @@ The catalog is opened only for short updates (at most every few seconds), never 
 
 from __future__ import annotations
 
-import errno
 import fcntl
 import json
 import logging
@@ -345,7 +344,9 @@ def _describe(exc: BaseException) -> str:
     if isinstance(exc, MemoryError) or _is_oom(exc):
         return ("out of memory: lower train.seq_len or train.batch_size, or pick a smaller base model "
                 "(the newest checkpoint is kept; `llmforge train resume` continues from it)")
-    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+    from llmforge.train.loop import disk_full
+
+    if disk_full(exc):
         return "disk full: free space under runs/ and models/, then `llmforge train resume`"
     if isinstance(exc, KeyboardInterrupt):
         return "interrupted"

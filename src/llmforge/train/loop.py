@@ -128,7 +128,8 @@ def perplexity(loss: float) -> float:
     return math.exp(min(loss, 50.0))
 
 
-def _disk_full(exc: BaseException) -> bool:
+def disk_full(exc: BaseException) -> bool:
+    """ENOSPC as an OSError, or in the words safetensors and torch use for it."""
     return getattr(exc, "errno", None) == errno.ENOSPC or "No space left" in str(exc) or "os error 28" in str(exc)
 
 
@@ -161,7 +162,7 @@ class Checkpoints:
             os.replace(partial, final)
         except Exception as exc:   # safetensors and torch.save report a full disk in their own types
             shutil.rmtree(partial, ignore_errors=True)
-            reason = "disk full" if _disk_full(exc) else (getattr(exc, "strerror", None) or str(exc))
+            reason = "disk full" if disk_full(exc) else (getattr(exc, "strerror", None) or str(exc))
             raise TrainError(f"could not write checkpoint step {state['step']} in {self.root}: {reason} "
                              "(the previous checkpoint is kept; free space, then `llmforge train resume`)") from exc
         for old in sorted(p for p in self.root.glob("step-*") if p != final)[:-(KEEP_CHECKPOINTS - 1) or None]:
