@@ -60,6 +60,7 @@ WHEEL_CACHE_ENV = "LLMFORGE_WHEEL_CACHE"
 VERIFY_PROMPT = "The capital of France is Paris. The capital of Egypt is"
 QUANTIZATIONS = {"q8_0": 7, "q4_k_m": 15}  # llama_ftype values (llama.h), applied after an f16 conversion
 FLOAT_TYPES = ("f16", "f32")
+Continuation = tuple[list[int], list[int], Any]   # prompt ids, greedy ids, logits (see _llama_continuation)
 TOP_K = 5
 EFFECT_TOLERANCE = 0.35  # measured: 0.12 for a correct adapter over Q4_K_M; 1.0 when it is ignored
 EFFECT_SCALE = (0.8, 1.25)  # llama.cpp's adapter effect over transformers', fitted by least squares
@@ -295,7 +296,7 @@ def _import_llama_cpp() -> Any:
 # --- verification -----------------------------------------------------------------------------
 
 def verify_gguf(gguf: Path, *, lora: Path | None = None, reference_dir: Path, adapter_dir: Path | None = None,
-                prompt: str = VERIFY_PROMPT, n_tokens: int = 8) -> dict[str, Any]:
+                prompt: str = VERIFY_PROMPT, n_tokens: int = 8, continuation: Continuation | None = None) -> dict[str, Any]:
     """Check a GGUF (plus a GGUF ``lora``) against transformers (``reference_dir`` plus the peft adapter).
 
     llama.cpp greedily continues ``prompt`` for ``n_tokens``; transformers reads the same token
@@ -310,10 +311,13 @@ def verify_gguf(gguf: Path, *, lora: Path | None = None, reference_dir: Path, ad
     Returns:
         ``{"matched", "compared", "ok", "tokens", "max_logit_diff", "adapter_changes_output"}``,
         plus ``"adapter_effect_error"`` and ``"engine_noise"`` for an adapter.
+
+    ``continuation``: llama.cpp's continuation of ``prompt`` by this GGUF and LoRA, when the caller
+    already has it.
     """
     import numpy as np
 
-    prompt_ids, tokens, ours = _llama_continuation(gguf, lora, prompt, n_tokens)
+    prompt_ids, tokens, ours = continuation or _llama_continuation(gguf, lora, prompt, n_tokens)
     sequence = prompt_ids + tokens[:-1]
     reference, without = _reference_logits(reference_dir, adapter_dir, sequence)
     vocab = min(ours.shape[1], reference.shape[1])
@@ -356,8 +360,9 @@ def _adapter_effect(ours: Any, reference: Any, noise: Any) -> dict[str, float]:
 
 
 def verify_quantized(quantized: Path, reference_gguf: Path, *, prompt: str = VERIFY_PROMPT,
-                     n_tokens: int = 8) -> dict[str, Any]:
-    """Teacher-force the quantised model along the float model's greedy continuation.
+                     n_tokens: int = 8, continuation: Continuation | None = None) -> dict[str, Any]:
+    """Teacher-force the quantised model along the float model's greedy continuation
+    (``continuation``, when the caller already has it).
 
     Returns:
         ``{"matched": steps whose top token is the float model's, "within_top5": steps whose top
@@ -365,7 +370,7 @@ def verify_quantized(quantized: Path, reference_gguf: Path, *, prompt: str = VER
     """
     import numpy as np
 
-    prompt_ids, tokens, reference = _llama_continuation(reference_gguf, None, prompt, n_tokens)
+    prompt_ids, tokens, reference = continuation or _llama_continuation(reference_gguf, None, prompt, n_tokens)
     ours = _llama_logits(quantized, None, prompt_ids + tokens[:-1])
     steps = slice(len(prompt_ids) - 1, None)
     choices = [int(np.argmax(row)) for row in ours[steps]]
@@ -385,7 +390,7 @@ def _load_llama(gguf: Path, lora: Path | None) -> Any:
         raise TrainError(f"llama.cpp cannot load {gguf.name}{f' with {lora.name}' if lora else ''}: {exc}") from exc
 
 
-def _llama_continuation(gguf: Path, lora: Path | None, prompt: str, n_tokens: int) -> tuple[list[int], list[int], Any]:
+def _llama_continuation(gguf: Path, lora: Path | None, prompt: str, n_tokens: int) -> Continuation:
     """The prompt's ids, ``n_tokens`` greedy ids, and the logits at every position before the last."""
     import numpy as np
 
@@ -513,12 +518,13 @@ def _export_merged_file(adapter_dir: Path, base: BaseModel, folder: Path, tools:
     quantized = folder / f".{name}.{os.getpid()}.partial"
     try:
         export_merged(adapter_dir, base, converted, tools=tools, outtype=float_type)
-        verified: dict[str, Any] = {
-            float_type: verify_gguf(converted, reference_dir=base.hf_dir, adapter_dir=adapter_dir)}
+        continuation = _llama_continuation(converted, None, VERIFY_PROMPT, 8)   # read by both checks
+        verified: dict[str, Any] = {float_type: verify_gguf(converted, reference_dir=base.hf_dir,
+                                                            adapter_dir=adapter_dir, continuation=continuation)}
         _refuse_unless(verified[float_type], f"the merged {float_type} GGUF")
         if quantization in QUANTIZATIONS:
             quantize_gguf(converted, quantized, quantization)
-            verified[quantization] = verify_quantized(quantized, converted)
+            verified[quantization] = verify_quantized(quantized, converted, continuation=continuation)
             _refuse_unless(verified[quantization], f"the {quantization} quantisation")
             os.replace(quantized, folder / name)
         else:
