@@ -198,13 +198,14 @@ def train_lora(model: Any, tokenizer: Any, architecture: str, train_rows: Seq[di
     import torch
 
     torch.manual_seed(recipe.seed)
-    if encoded is not None:
-        train_rows, eval_rows = [], []
-    train = encode_rows(tokenizer, architecture, train_rows, recipe.seq_len) if encoded is None else encoded[0]
+    if encoded is None:
+        train = encode_rows(tokenizer, architecture, train_rows, recipe.seq_len)
+        evaluation = encode_rows(tokenizer, architecture, eval_rows, recipe.seq_len)
+    else:
+        train, evaluation = encoded
     if not train:
         raise TrainError("the training split has no usable examples (empty texts, or replies cut off by seq_len)")
-    evaluation = (encode_rows(tokenizer, architecture, eval_rows, recipe.seq_len) if encoded is None
-                  else encoded[1])[:EVAL_MAX_SEQUENCES]
+    evaluation = evaluation[:EVAL_MAX_SEQUENCES]
     pad_id = pad_token_id(tokenizer)
     steps = total_steps(len(train), recipe)
     params = [p for p in model.parameters() if p.requires_grad]
