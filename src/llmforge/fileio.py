@@ -1,10 +1,12 @@
 """Durable small-file writes shared by the settings file, the blob store and the model repository,
-and the one check that a file is a GGUF model."""
+folders renamed into place when complete, and the one check that a file is a GGUF model."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 
@@ -32,6 +34,17 @@ def atomic_write_text(path: Path, text: str) -> None:
     finally:
         tmp.unlink(missing_ok=True)
     fsync_dir(path.parent)
+
+
+def install_dir(partial: Path, target: Path, is_complete: Callable[[Path], bool]) -> None:
+    """Rename the finished folder ``partial`` to ``target``, replacing a leftover there; when the
+    rename fails because another process got there first, keep theirs if ``is_complete`` says so."""
+    shutil.rmtree(target, ignore_errors=True)
+    try:
+        os.rename(partial, target)
+    except OSError:
+        if not is_complete(target):
+            raise
 
 
 MISSING = "does not exist"

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from llmforge.errors import LlmforgeError, TrainError
-from llmforge.fileio import gguf_problem
+from llmforge.fileio import gguf_problem, install_dir
 from llmforge.locks import pid_alive
 from llmforge.native import native_output
 from llmforge.packaged import PACKAGED, assemble, sha256_of
@@ -169,13 +169,7 @@ def _write_dequantised(gguf: Path, sha256: str, target: Path) -> None:
         marker = {"gguf_sha256": sha256, "gguf": str(gguf), "seconds": round(time.monotonic() - started, 1),
                   "transformers": _transformers_version()}
         (partial / MARKER).write_text(json.dumps(marker, indent=2) + "\n", encoding="utf-8")
-        if target.exists():  # an incomplete or foreign folder under our name: replace it
-            shutil.rmtree(target)
-        try:
-            os.rename(partial, target)
-        except OSError:
-            if not _is_complete(target, sha256):  # else another process finished first: use theirs
-                raise
+        install_dir(partial, target, lambda found: _is_complete(found, sha256))
     finally:
         shutil.rmtree(partial, ignore_errors=True)
 

@@ -52,6 +52,7 @@ from pathlib import Path
 from typing import Any
 
 from llmforge.errors import TrainError
+from llmforge.fileio import install_dir
 from llmforge.native import native_output
 from llmforge.project import Project
 from llmforge.train.base import SAMPLE_SENTENCES, BaseModel, first_tokenizer_mismatch, resolve_base
@@ -137,12 +138,7 @@ def _extract_tools(archive: Path) -> Path:
     try:
         _extract_members(archive, partial)
         _tools_in_folder(partial)  # complete, or a clear error
-        shutil.rmtree(target, ignore_errors=True)  # an incomplete folder from before
-        try:
-            os.rename(partial, target)
-        except OSError:
-            if not all((target / name).is_file() for name in _REQUIRED):  # else another process won the race
-                raise
+        install_dir(partial, target, lambda found: all((found / name).is_file() for name in _REQUIRED))
     except TrainError as exc:
         raise TrainError(f"{archive} is not a usable llama-cpp-python source archive: {exc}") from exc
     finally:
