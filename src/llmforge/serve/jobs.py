@@ -17,6 +17,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from llmforge.catalog.db import job_record
 from llmforge.errors import BusyError, LlmforgeError, NotFoundError, UsageError
 from llmforge.project import Project
 
@@ -152,11 +153,7 @@ def get_job(project: Project, job_id: str) -> dict[str, Any]:
         row = cursor.fetchone()
         if row is None:
             raise NotFoundError(f"no job with id {job_id!r}")
-        job = dict(zip([d[0] for d in cursor.description], row))
-    for key in ("params", "result"):
-        if isinstance(job.get(key), str):
-            job[key] = json.loads(job[key])
-    return job
+        return job_record(cursor, row)
 
 
 def interrupt_stale_jobs(project: Project) -> int:

@@ -27,6 +27,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from llmforge.catalog.db import job_record
 from llmforge.errors import LlmforgeError, NotFoundError, TrainError, UsageError
 from llmforge.locks import pid_alive
 from llmforge.project import Project
@@ -49,10 +50,7 @@ def log_path(project: Project, job_id: str) -> Path:
 
 
 def _row(cursor: Any, row: tuple[Any, ...]) -> dict[str, Any]:
-    job = dict(zip([d[0] for d in cursor.description], row))
-    for key in ("params", "result"):
-        if isinstance(job.get(key), str):
-            job[key] = json.loads(job[key])
+    job = job_record(cursor, row)
     for key in ("created_at", "started_at", "finished_at"):
         if job.get(key) is not None:
             job[key] = job[key].isoformat(timespec="seconds")
