@@ -44,6 +44,26 @@ def test_a_request_that_cannot_start_in_time_is_refused_and_never_runs() -> None
     assert ran == [] and rt.waiting == 0
 
 
+def test_a_stream_that_cannot_start_in_time_is_refused_and_never_runs() -> None:
+    rt = runtime(0.2)
+    release = threading.Event()
+    ran: list[str] = []
+    first = threading.Thread(target=rt._call, args=(lambda: release.wait(10),))
+    first.start()
+    time.sleep(0.05)
+
+    def stream(stream: bool):  # noqa: ANN202
+        ran.append("late")
+        yield {"text": "x"}
+
+    with pytest.raises(BusyError, match="busy"):
+        next(rt._stream(stream))
+    release.set()
+    first.join(5)
+    time.sleep(0.05)
+    assert ran == [] and rt.waiting == 0
+
+
 def test_a_started_generation_finishes_even_past_the_timeout() -> None:
     rt = runtime(0.1)
     assert rt._call(lambda: time.sleep(0.3) or "done") == "done"

@@ -172,31 +172,34 @@ class LlamaRuntime:
         llama-cpp-python cannot interrupt a non-streaming generation once it runs, so that part is
         bounded by ``max_tokens``; streams stop at the deadline (see :meth:`_stream`).
         """
-        started = threading.Event()
-
-        def guarded() -> Any:
-            started.set()
-            return method(**kwargs)
-
         self.waiting += 1
         try:
-            future = self._thread.submit(guarded)
-            if self.timeout and not started.wait(self.timeout) and future.cancel():
-                raise BusyError(f"model {self.name} is busy: the request waited {self.timeout:g} s "
-                                "(serve.request_timeout); retry later")
-            return future.result()
+            return self._start(lambda: method(**kwargs)).result()
         finally:
             self.waiting -= 1
+
+    def _start(self, work: Any) -> Any:
+        """``work`` queued on the model's thread (its future); BusyError, and it never runs, when it
+        has not started within ``serve.request_timeout``."""
+        started = threading.Event()
+
+        def run() -> Any:
+            started.set()
+            return work()
+
+        future = self._thread.submit(run)
+        if self.timeout and not started.wait(self.timeout) and future.cancel():
+            raise BusyError(f"model {self.name} is busy: the request waited {self.timeout:g} s "
+                            "(serve.request_timeout); retry later")
+        return future
 
     def _stream(self, method: Any, **kwargs: Any) -> Iterator[dict[str, Any]]:
         """Chunks produced on the model's thread, handed over through a queue as they come."""
         chunks: queue.Queue[Any] = queue.Queue()
         done = object()
         deadline = time.monotonic() + self.timeout if self.timeout else float("inf")
-        started = threading.Event()
 
         def produce() -> None:
-            started.set()
             try:
                 for chunk in method(stream=True, **kwargs):
                     chunks.put(chunk)
@@ -209,11 +212,11 @@ class LlamaRuntime:
                 chunks.put(done)
 
         self.waiting += 1
-        future = self._thread.submit(produce)
-        if self.timeout and not started.wait(self.timeout) and future.cancel():
+        try:
+            self._start(produce)
+        except BusyError:
             self.waiting -= 1
-            raise BusyError(f"model {self.name} is busy: the request waited {self.timeout:g} s "
-                            "(serve.request_timeout); retry later")
+            raise
         try:
             while (item := chunks.get()) is not done:
                 if isinstance(item, BaseException):
