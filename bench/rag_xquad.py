@@ -1,7 +1,7 @@
 """RAG answer quality on XQuAD with retrieval over the indexed passages (not the gold one handed over).
 
     .venv/bin/python bench/rag_xquad.py [--json] [--questions N] [--model NAME] [--languages ar,en]
-                                        [--offset K] [--record FILE.jsonl]
+                                        [--offset K] [--record FILE.jsonl] [--gold-baseline]
 
 Per language, every other passage (120 of 240) is ingested and structured. A question whose gold
 passage is indexed is answerable: we count answers containing a gold answer (case-folded, Arabic
@@ -12,7 +12,10 @@ language, spread over all articles. ``--record`` writes one JSON line per questi
 the model's draft and refusal reason, and the retrieved passages) for study without rerunning the
 model. Targets from the issue: Arabic ≥ 50% and English ≥ 70%
 answers with the gold answer, ≥ 90% of citations pointing at the gold passage, ≥ 80% refusals
-when the answer is absent. Citations are counted two ways: the share of all citations given that
+when the answer is absent. ``--gold-baseline`` also asks the model each answerable question with
+its gold paragraph alone (the issue's reference condition, no retrieval and no way out) and prints
+the pipeline's share of gold answers against that one, on the same questions and model. Citations
+are counted two ways: the share of all citations given that
 point at the gold passage (the issue's measure), and the share of answerable questions whose
 answer cites it (which a refusal also lowers).
 """
@@ -25,6 +28,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO / "src"), str(REPO)]
@@ -57,6 +61,8 @@ def main() -> None:
     parser.add_argument("--languages", default="ar,en")
     parser.add_argument("--offset", type=int, default=0, help="another sample of questions (0 to 5 at 20)")
     parser.add_argument("--record", type=Path, default=None)
+    parser.add_argument("--gold-baseline", action="store_true",
+                        help="also answer with the gold paragraph handed over, for a ratio")
     args = parser.parse_args()
     if not XQUAD.is_dir():
         sys.exit(f"XQuAD not found at {XQUAD}")
@@ -64,7 +70,8 @@ def main() -> None:
     from llmforge.ingest.normalize import search_form
     from llmforge.ingest.pipeline import ingest_paths
     from llmforge.project import init_project
-    from llmforge.serve.rag import AgentSettings, ask
+    from llmforge.serve.rag import AgentSettings, ask, build_messages, clean_reply
+    from llmforge.serve.runtime import get_runtime
     from llmforge.structure.pipeline import structure_project
     from llmforge.structure.search import search
 
@@ -82,6 +89,16 @@ def main() -> None:
             record.flush()
         return answer
 
+    def gold_baseline(project, question: str, golds: list[str], paragraph: str) -> bool:
+        """The model's answer with the gold paragraph as its only source and no way out."""
+        runtime = get_runtime(project, args.model)
+        max_tokens = int(project.settings["rag.max_tokens"])
+        messages, _ = build_messages(question, [SimpleNamespace(text=paragraph)], runtime, language, None,
+                                     max_tokens, way_out=False)
+        reply = runtime.chat(messages, max_tokens=max_tokens, temperature=0.0)["choices"][0]["message"]["content"]
+        text = search_form(clean_reply(reply or "", question))
+        return any(search_form(g) in text for g in golds)
+
     results = {}
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
@@ -97,7 +114,7 @@ def main() -> None:
             answerable = spread([q for q in questions if q[2] % 2 == 0], args.questions, args.offset)
             absent = spread([q for q in questions if q[2] % 2 == 1], args.questions, args.offset)
             settings = AgentSettings(model=args.model)
-            contains = cites = false_refusals = citations = gold_citations = 0
+            contains = cites = false_refusals = citations = gold_citations = baseline = 0
             for question, golds, passage in answerable:
                 answer = ask_and_record(project, question, settings, "answerable", golds, passage)
                 text = search_form(answer.answer)
@@ -106,6 +123,8 @@ def main() -> None:
                 cites += any(to_gold)
                 citations, gold_citations = citations + len(to_gold), gold_citations + sum(to_gold)
                 false_refusals += answer.refused
+                if args.gold_baseline:
+                    baseline += gold_baseline(project, question, golds, passages[passage])
             refusals = sum(ask_and_record(project, question, settings, "absent", golds, passage).refused
                            for question, golds, passage in absent)
             n = len(answerable)
@@ -113,6 +132,8 @@ def main() -> None:
                                  "citations_to_gold": gold_citations / max(1, citations), "citations": citations,
                                  "false_refusals": false_refusals / n, "absent": len(absent),
                                  "honest_refusals": refusals / len(absent)}
+            if args.gold_baseline:
+                results[language]["gold_paragraph_given"] = baseline / n
     if args.json:
         print(json.dumps({"results": results, "seconds": time.perf_counter() - started}, indent=2))
         return
@@ -122,6 +143,10 @@ def main() -> None:
               f"({row['citations_to_gold']:.0%} of {row['citations']} citations point at it), "
               f"refused {row['false_refusals']:.0%}; "
               f"{row['absent']} with the passage absent: refused {row['honest_refusals']:.0%}")
+        if "gold_paragraph_given" in row:
+            given = row["gold_paragraph_given"]
+            ratio = f"ratio {row['contains_gold_answer'] / given:.2f}" if given else "no ratio"
+            print(f"    with the gold paragraph handed over instead: gold answer in {given:.0%} ({ratio})")
     print(f"{time.perf_counter() - started:.0f} s")
 
 

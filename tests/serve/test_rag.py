@@ -30,6 +30,8 @@ VALVES = [_hit("Valve V-17 was serviced in 2016 by the eastern team.", "valves",
     ("Answering machines exist.", "What?", "Answering machines exist."),
     ("Answer: Source [2]: 1987", "When?", "1987"),            # labels in a row
     ("It costs .5 dollars [1].", "How much?", "It costs .5 dollars."),
+    ("Source [1]: In 1987.\n\nQuestion: When was it built?\n\nAnswer: 1987", "When?", "In 1987."),
+    ("المصدر [1]: عام 1987\n\nالسؤال: متى؟", "متى؟", "عام 1987"),
 ])
 def test_clean_reply_drops_what_the_model_echoed(reply: str, question: str, expected: str) -> None:
     assert rag.clean_reply(reply, question) == expected
@@ -93,3 +95,22 @@ def test_evidence_is_not_asked_of_a_question_without_content_words_or_in_another
     assert not rag._evidence_applies("What is it?", "en", PUMPS, support)          # no content words
     arabic = [_hit("أعيد بناء المحطة عام 2016 بعد الفيضان.", "pumps-ar", "a1")]
     assert not rag._evidence_applies("When was pump station 4 rebuilt?", "en", arabic, rag.supporting("2016", arabic))
+
+
+@pytest.mark.parametrize(("question", "content"), [
+    ("How many pumps were rebuilt in 2016?", "pumps rebuilt 2016"),
+    ("In what year was the station named?", "station"),
+    ("What type of valve is V-17?", "valve V-17"),
+    ("كم عدد المضخات التي أعيد بناؤها؟", "المضخات أعيد بناؤها"),
+    ("من قبل من تم بناء المحطة عام 1987؟", "بناء المحطة 1987"),
+])
+def test_content_words_leave_out_the_questions_frame(question: str, content: str) -> None:
+    assert rag.content_words(question) == rag.content_words(content)
+    assert len(rag.content_words(content)) == len(content.split())
+
+
+def test_a_frame_word_the_passage_lacks_does_not_lower_coverage() -> None:
+    # "In what area ..." against a passage naming the area: every word that matters is there
+    passage = "Spiritual mentorship is extremely high in the West, where it is common."
+    assert rag.keyword_coverage("In what area is it common for spiritual mentorship to be extremely high?",
+                                passage) == 1.0

@@ -49,6 +49,7 @@ RELATIVE_FLOOR = 0.3  # passages scoring under this share of the best one only d
 _CITATION = re.compile(r"\[(\d{1,2})\]")
 _ECHOED_LABEL = re.compile(r"^\s*(?:(?:source|المصدر)\s*\[?\d{0,2}\]?|answer|الإجابة|الجواب)\s*(?:[:：]\s*|[.\s]*$)",
                            re.IGNORECASE)
+_NEXT_QUESTION = re.compile(r"\n\s*(?:question|السؤال)\s*[:：]", re.IGNORECASE)   # the model writing the prompt on
 _BARE_POINTER = re.compile(r"^\s*(?:source|المصدر)?\s*\[(\d{1,2})\][\s.:]*$", re.IGNORECASE)
 _SPACE_BEFORE_MARK = re.compile(r"\s+(?=[.,،؛!?؟](?:\s|$))")  # left by a removed [n]; not ".5"
 _REFUSAL = re.compile(r"could not find|not (?:in|contained in) the (?:documents|sources)|don't know|"
@@ -99,12 +100,26 @@ class AgentSettings:
     temperature: float = 0.0
 
 
+# Words that frame a question rather than say what it is about ("How *many* ...", "In what *year*",
+# "What *type* of ...", "من *قبل*", "كم *عدد*"), as content_words sees them (Arabic ones stemmed): a
+# passage rarely repeats them, so counting them held answerable questions under the coverage
+# thresholds ("In what area is ...?" against a passage naming the area).
+FRAME_WORDS = frozenset(
+    "were been has had have can could would should may might will also than then there their they them "
+    "these those its his her him she which whom whose into about many much more most some such other each "
+    "every any all both only name named called type kind part area person people year years entity thing term "
+    # نوع اسم عام سنة شيء أشياء يسمى تسمى قبل يمكن يكون تكون أحد عدد لديه لدى أيضا خلال بعد
+    "نوع اسم عام سنه شيء اشياء يسم تسم قبل يمكن يكون تكون احد عدد ديه لدي ايضا خلال بعد".split())
+
+
 def content_words(text: str) -> set[str]:
-    """The words of ``text`` that say what it is about: stemmed, stop words and short words dropped."""
+    """The words of ``text`` that say what it is about: stemmed; stop words, question-frame words
+    and short words dropped."""
     from llmforge.ingest.normalize import ENGLISH_STOPWORDS
     from llmforge.structure.analysis import arabic_keywords
 
-    return {w for w in arabic_keywords(text).split() if w not in ENGLISH_STOPWORDS and (len(w) > 2 or w.isdigit())}
+    return {w for w in arabic_keywords(text).split()
+            if w not in ENGLISH_STOPWORDS and w not in FRAME_WORDS and (len(w) > 2 or w.isdigit())}
 
 
 def keyword_coverage(question: str, text: str) -> float:
@@ -156,8 +171,8 @@ def _evidence_applies(question: str, language: str, used: list[Hit], support: li
 
 def clean_reply(text: str, question: str) -> str:
     """The answer without what a small model echoes around it: the question, "Answer:" or
-    "Source [n]:" labels, [n] markers."""
-    text = text.strip()
+    "Source [n]:" labels, [n] markers, a "Question:" of its own after the answer."""
+    text = _NEXT_QUESTION.split(text, maxsplit=1)[0].strip()
     if question.strip() and text.startswith(question.strip()):
         text = text[len(question.strip()):]
     text = text.strip()
