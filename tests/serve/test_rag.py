@@ -8,8 +8,8 @@ from llmforge.serve import rag
 from llmforge.structure.search import Hit
 
 
-def _hit(text: str, document: str, chunk: str | None = None) -> Hit:
-    return Hit(rank=1, score=1.0, chunk_id=chunk or f"{document}-{abs(hash(text)) % 1000}", document_id=document,
+def _hit(text: str, document: str, chunk: str | None = None, score: float = 1.0) -> Hit:
+    return Hit(rank=1, score=score, chunk_id=chunk or f"{document}-{abs(hash(text)) % 1000}", document_id=document,
                title=document, source_path=f"/docs/{document}.txt", page_start=1, page_end=1, text=text,
                snippet=text[:40])
 
@@ -77,16 +77,16 @@ def test_grounded_share() -> None:
 def test_retry_document_follows_a_bare_pointer_or_a_covering_passage() -> None:
     used = PUMPS + VALVES
     question = "When was pump station 4 on Mill Lane commissioned?"
-    assert rag._retry_document(question, "Source [3]", used, 1.0) == "valves"    # the model's pointer wins
-    assert rag._retry_document(question, "المصدر [1].", used, 1.0) == "pumps"
-    assert rag._retry_document(question, "Source [9]", used, 1.0) == "pumps"     # out of range: coverage decides
-    assert rag._retry_document(question, "I could not find this.", used, 1.0) == "pumps"   # every word there
-    assert rag._retry_document(question, "I could not find this.", used, 1.5) == ""       # above 1: never
+    assert rag._retry_document(question, "Source [3]", used, 1.0, 0.5) == "valves"    # the model's pointer wins
+    assert rag._retry_document(question, "المصدر [1].", used, 1.0, 0.5) == "pumps"
+    assert rag._retry_document(question, "Source [9]", used, 1.0, 0.5) == "pumps"     # out of range: coverage decides
+    assert rag._retry_document(question, "I could not find this.", used, 1.0, 0.5) == "pumps"   # every word there
+    assert rag._retry_document(question, "I could not find this.", used, 1.5, 0.5) == ""       # above 1: never
     # every word but the one asked about: the model is not made to answer
     assert rag._retry_document("When was pump station 4 on Mill Lane closed?", "I could not find this.",
-                               used, 1.0) == ""
+                               used, 1.0, 0.5) == ""
     assert rag._retry_document("When was pump station 4 on Mill Lane closed?", "I could not find this.",
-                               used, 0.6) == "pumps"
+                               used, 0.6, 0.5) == "pumps"
 
 
 def test_evidence_is_not_asked_of_a_question_without_content_words_or_in_another_language() -> None:
@@ -114,3 +114,19 @@ def test_a_frame_word_the_passage_lacks_does_not_lower_coverage() -> None:
     passage = "Spiritual mentorship is extremely high in the West, where it is common."
     assert rag.keyword_coverage("In what area is it common for spiritual mentorship to be extremely high?",
                                 passage) == 1.0
+
+
+def test_retry_document_when_the_best_passage_stands_out() -> None:
+    question = "Who ran pump station 4 before the flood?"      # no passage holds every word
+    best = _hit("Pump station 4 on Mill Lane was run by Anne Ward.", "pumps", "pumps:1", score=1.0)
+    same = _hit("It was rebuilt in 2016 after the flood.", "pumps", "pumps:2", score=0.9)
+    other = _hit("Valve V-17 was serviced in 2016 by the eastern team.", "valves", "valves:0", score=0.3)
+    declined = "I could not find this in the documents."
+    # other documents at 0.3 of the best: a standout (the same document's second passage does not count)
+    assert rag._retry_document(question, declined, [best, same, other], 1.0, 0.4) == "pumps"
+    # a crowd of similar passages from several documents: no retry
+    crowd = _hit("Pump station 5 was run by the council.", "council", "council:0", score=0.8)
+    assert rag._retry_document(question, declined, [best, crowd, other], 1.0, 0.4) == ""
+    assert rag._retry_document(question, declined, [best, same, other], 1.0, 0.25) == ""   # 0.3 > 0.25
+    assert rag._retry_document(question, declined, [best, same, other], 1.0, 0.0) == ""   # 0: never
+    assert rag._retry_document(question, declined, [], 1.0, 0.5) == ""
