@@ -130,3 +130,11 @@ def test_retry_document_when_the_best_passage_stands_out() -> None:
     assert rag._retry_document(question, declined, [best, same, other], 1.0, 0.25) == ""   # 0.3 > 0.25
     assert rag._retry_document(question, declined, [best, same, other], 1.0, 0.0) == ""   # 0: never
     assert rag._retry_document(question, declined, [], 1.0, 0.5) == ""
+
+
+def test_a_short_arabic_stem_matches_its_longer_suffixed_form() -> None:
+    # خدمة stems to خدم, خدماتها to خدمات: one service, written with another suffix
+    assert rag.keyword_coverage("ما اسم الخدمة؟", "أعادت الشركة تسمية خدماتها") == 1.0
+    assert rag.keyword_coverage("ما اسم الخدمة؟", "خدمات الشركة") == 1.0
+    assert rag.keyword_coverage("ما اسم الخدمة؟", "الخادم المناوب") == 0.0    # another word of the root
+    assert rag.keyword_coverage("Who ran the pump?", "The pumping station") == 0.0   # English keeps exact stems

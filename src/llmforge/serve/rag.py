@@ -131,7 +131,19 @@ def keyword_coverage(question: str, text: str) -> float:
     if not words:
         return 0.0
     present = set(arabic_keywords(text).split())
-    return sum(1 for w in words if w in present or (len(w) > 4 and any(p.startswith(w[:5]) for p in present))) / len(words)
+    return sum(1 for word in words if _found(word, present)) / len(words)
+
+
+def _found(word: str, present: set[str]) -> bool:
+    """Whether ``word`` (a stem) is among the ``present`` stems: the same, or the same beginning
+    (five letters, or a short Arabic stem that the passage writes with a longer suffix than light
+    stemming strips: خدم of خدمة in خدماتها, هوي of هوية in هويتها)."""
+    if word in present:
+        return True
+    if len(word) > 4:
+        return any(p.startswith(word[:5]) for p in present)
+    return len(word) >= 3 and "\u0600" <= word[0] <= "\u06ff" and \
+        any(p.startswith(word) and len(p) - len(word) <= 2 for p in present)
 
 
 def grounded_share(answer: str, used: list[Hit]) -> float:
