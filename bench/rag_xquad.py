@@ -89,7 +89,7 @@ def main() -> None:
             record.flush()
         return answer
 
-    def gold_baseline(project, question: str, golds: list[str], paragraph: str) -> bool:
+    def gold_baseline(project, language: str, question: str, golds: list[str], paragraph: str) -> bool:
         """The model's answer with the gold paragraph as its only source and no way out."""
         runtime = get_runtime(project, args.model)
         max_tokens = int(project.settings["rag.max_tokens"])
@@ -124,7 +124,7 @@ def main() -> None:
                 citations, gold_citations = citations + len(to_gold), gold_citations + sum(to_gold)
                 false_refusals += answer.refused
                 if args.gold_baseline:
-                    baseline += gold_baseline(project, question, golds, passages[passage])
+                    baseline += gold_baseline(project, language, question, golds, passages[passage])
             refusals = sum(ask_and_record(project, question, settings, "absent", golds, passage).refused
                            for question, golds, passage in absent)
             n = len(answerable)

@@ -156,8 +156,8 @@ SETTINGS: tuple[Setting, ...] = (
             "When the model finds no answer but a passage holds this share of the question's content words, "
             "it must answer from that document's passages alone (1: all of them; above 1: never).", high=2.0),
     Setting("rag.retry_margin", float, 0.45,
-            "...or when no other document's passage scores above this share of the best passage: it must "
-            "answer from the best one's document (0: never).", high=1.0),
+            "When the model finds no answer but no other document's passage scores above this share of the "
+            "best passage (hybrid search), it must answer from the best one's document (0: never).", high=1.0),
     Setting("rag.max_tokens", int, 256, "Longest generated answer, in tokens."),
     Setting("train.base", str, "qwen2.5-coder-0.5b-instruct",
             "Base model for fine-tuning: a packaged model name, a Hugging Face model directory or a .gguf path."),

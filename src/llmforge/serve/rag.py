@@ -104,13 +104,14 @@ class AgentSettings:
 # Words that frame a question rather than say what it is about ("How *many* ...", "In what *year*",
 # "What *type* of ...", "من *قبل*", "كم *عدد*"), as content_words sees them (Arabic ones stemmed): a
 # passage rarely repeats them, so counting them held answerable questions under the coverage
-# thresholds ("In what area is ...?" against a passage naming the area).
+# thresholds ("How many pumps ...?" against a passage giving the number).
 FRAME_WORDS = frozenset(
     "were been has had have can could would should may might will also than then there their they them "
     "these those its his her him she which whom whose into about many much more most some such other each "
-    "every any all both only name named called type kind part area person people year years entity thing term "
-    # نوع اسم عام سنة شيء أشياء يسمى تسمى قبل يمكن يكون تكون أحد عدد لديه لدى أيضا خلال بعد
-    "نوع اسم عام سنه شيء اشياء يسم تسم قبل يمكن يكون تكون احد عدد ديه لدي ايضا خلال بعد".split())
+    "every any all both only name named called type kind year years entity thing "
+    # نوع اسم سنة شيء أشياء يسمى تسمى قبل يمكن يكون تكون عدد لديه لدى أيضا خلال بعد (not عام, also
+    # "public", nor أحد, also "Sunday": they can be what a question is about)
+    "نوع اسم سنه شيء اشياء يسم تسم قبل يمكن يكون تكون عدد ديه لدي ايضا خلال بعد".split())
 
 
 def content_words(text: str) -> set[str]:
@@ -134,16 +135,18 @@ def keyword_coverage(question: str, text: str) -> float:
     return sum(1 for word in words if _found(word, present)) / len(words)
 
 
+_LEFT_SUFFIXES = ("ات", "ت", "ه", "ها", "هم", "ي", "ين", "ون")   # after search_form, ة is ه
+
+
 def _found(word: str, present: set[str]) -> bool:
     """Whether ``word`` (a stem) is among the ``present`` stems: the same, or the same beginning
-    (five letters, or a short Arabic stem that the passage writes with a longer suffix than light
-    stemming strips: خدم of خدمة in خدماتها, هوي of هوية in هويتها)."""
+    (five letters, or a short Arabic stem that the passage writes with a suffix light stemming left
+    on: خدم of خدمة in خدماتها, هوي of هوية in هويتها; not علم in علماء)."""
     if word in present:
         return True
     if len(word) > 4:
         return any(p.startswith(word[:5]) for p in present)
-    return len(word) >= 3 and "\u0600" <= word[0] <= "\u06ff" and \
-        any(p.startswith(word) and len(p) - len(word) <= 2 for p in present)
+    return len(word) >= 3 and "\u0600" <= word[0] <= "\u06ff" and any(word + end in present for end in _LEFT_SUFFIXES)
 
 
 def grounded_share(answer: str, used: list[Hit]) -> float:
@@ -194,20 +197,23 @@ def clean_reply(text: str, question: str) -> str:
     return _SPACE_BEFORE_MARK.sub("", _CITATION.sub("", text)).strip()
 
 
-def _retry_document(question: str, draft: str, used: list[Hit], retry_coverage: float, retry_margin: float) -> str:
+def _retry_document(question: str, draft: str, used: list[Hit], ranked: list[Hit], retry_coverage: float,
+                    retry_margin: float) -> str:
     """The document worth asking about once more after the model declined ("" for none):
 
     - the one it pointed at with a bare "Source [n]";
     - else one holding ``retry_coverage`` of the question's content words (by default all of them:
       a passage that has every word of "When was pump station 4 closed?" but "closed" must not be
       made to answer it);
-    - else the best passage's document when it stands out, no other document's passage scoring
-      above ``retry_margin`` of it. In the XQuAD recordings, no decline whose best passage was a
-      wrong one (30) had every other document under 0.49 of it; 7 of the 13 whose best passage was the
-      gold one did (0.18–0.41). Hybrid scores are min-max scaled over the search's candidates, so
-      in a corpus of a few documents the others score lower and the rule fires more readily.
+    - else the best passage's document when it stands out: another document was retrieved, and
+      none of its passages (in ``ranked``, all that search returned) scores above ``retry_margin``
+      of the best. In the XQuAD recordings, no decline whose best passage was a wrong one (30) had
+      every other document under 0.49 of it; 7 of the 13 whose best passage was the gold one did
+      (0.18–0.41). Hybrid scores are min-max scaled over the search's candidates, so in a corpus of
+      a few documents the others score lower and the rule fires more readily; the caller passes 0
+      (never) for other search modes, whose scores the margin was not measured on.
     """
-    pointer = _BARE_POINTER.match(draft)
+    pointer = _BARE_POINTER.match(_NEXT_QUESTION.split(draft, maxsplit=1)[0])
     if pointer and 1 <= int(pointer[1]) <= len(used):
         return used[int(pointer[1]) - 1].document_id
     coverages = [keyword_coverage(question, hit.text) for hit in used]
@@ -217,8 +223,8 @@ def _retry_document(question: str, draft: str, used: list[Hit], retry_coverage: 
     if not used or retry_margin <= 0 or used[0].score <= 0:
         return ""
     top = used[0]
-    others = max((hit.score for hit in used if hit.document_id != top.document_id), default=0.0)
-    return top.document_id if others <= retry_margin * top.score else ""
+    others = [hit.score for hit in ranked if hit.document_id != top.document_id]
+    return top.document_id if others and max(others) <= retry_margin * top.score else ""
 
 
 def _declined(text: str) -> bool:
@@ -276,8 +282,8 @@ def ask(project: Project, question: str, settings: AgentSettings | None = None) 
     draft, used = generation.answer(question, relevant, way_out=True)
     text = clean_reply(draft, question)
     if _declined(text):
-        document = _retry_document(question, draft, used, float(config["rag.retry_coverage"]),
-                                   float(config["rag.retry_margin"]))
+        margin = float(config["rag.retry_margin"]) if settings.mode == "hybrid" else 0.0
+        document = _retry_document(question, draft, used, result.hits, float(config["rag.retry_coverage"]), margin)
         if document:
             draft, used = generation.answer(question, [hit for hit in used if hit.document_id == document],
                                             way_out=False)
