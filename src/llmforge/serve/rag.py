@@ -106,8 +106,8 @@ class AgentSettings:
 # passage rarely repeats them, so counting them held answerable questions under the coverage
 # thresholds ("How many pumps ...?" against a passage giving the number).
 FRAME_WORDS = frozenset(
-    "were been has had have can could would should may might will also than then there their they them "
-    "these those its his her him she which whom whose into about many much more most some such other each "
+    "were been has had can could would should may might will also than then there their they them "
+    "these those its his her him she whom whose into about many much more most some such other each "
     "every any all both only name named called type kind year years entity thing "
     # نوع اسم سنة شيء أشياء يسمى تسمى قبل يمكن يكون تكون عدد لديه لدى أيضا خلال بعد (not عام, also
     # "public", nor أحد, also "Sunday": they can be what a question is about)
@@ -185,10 +185,15 @@ def _evidence_applies(question: str, language: str, used: list[Hit], support: li
     return bool(content_words(question)) and all(query_language(used[i].text) == language for i in support)
 
 
+def _own_reply(text: str) -> str:
+    """The reply up to where the model goes on to write a "Question:" of its own."""
+    return _NEXT_QUESTION.split(text, maxsplit=1)[0]
+
+
 def clean_reply(text: str, question: str) -> str:
     """The answer without what a small model echoes around it: the question, "Answer:" or
     "Source [n]:" labels, [n] markers, a "Question:" of its own after the answer."""
-    text = _NEXT_QUESTION.split(text, maxsplit=1)[0].strip()
+    text = _own_reply(text).strip()
     if question.strip() and text.startswith(question.strip()):
         text = text[len(question.strip()):]
     text = text.strip()
@@ -213,7 +218,7 @@ def _retry_document(question: str, draft: str, used: list[Hit], ranked: list[Hit
       a few documents the others score lower and the rule fires more readily; the caller passes 0
       (never) for other search modes, whose scores the margin was not measured on.
     """
-    pointer = _BARE_POINTER.match(_NEXT_QUESTION.split(draft, maxsplit=1)[0])
+    pointer = _BARE_POINTER.match(_own_reply(draft))
     if pointer and 1 <= int(pointer[1]) <= len(used):
         return used[int(pointer[1]) - 1].document_id
     coverages = [keyword_coverage(question, hit.text) for hit in used]
