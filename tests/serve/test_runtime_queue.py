@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
 import pytest
 
@@ -26,19 +28,28 @@ def runtime(timeout: float) -> LlamaRuntime:
     return rt
 
 
-def test_a_request_that_cannot_start_in_time_is_refused_and_never_runs() -> None:
-    rt = runtime(0.3)
+@contextmanager
+def occupied(rt: LlamaRuntime) -> Iterator[None]:
+    """The model's thread held by a first request until the block ends."""
     release = threading.Event()
-    ran: list[str] = []
     first = threading.Thread(target=rt._call, args=(lambda: release.wait(10),))
     first.start()
     time.sleep(0.05)
-    started = time.monotonic()
-    with pytest.raises(BusyError, match="busy: the request waited 0.3 s"):
-        rt._call(lambda: ran.append("late"))
-    assert 0.25 < time.monotonic() - started < 2
-    release.set()
-    first.join(5)
+    try:
+        yield
+    finally:
+        release.set()
+        first.join(5)
+
+
+def test_a_request_that_cannot_start_in_time_is_refused_and_never_runs() -> None:
+    rt = runtime(0.3)
+    ran: list[str] = []
+    with occupied(rt):
+        started = time.monotonic()
+        with pytest.raises(BusyError, match="busy: the request waited 0.3 s"):
+            rt._call(lambda: ran.append("late"))
+        assert 0.25 < time.monotonic() - started < 2
     assert rt._call(lambda: "next") == "next"   # the queue goes on serving
     time.sleep(0.05)
     assert ran == [] and rt.waiting == 0
@@ -46,20 +57,14 @@ def test_a_request_that_cannot_start_in_time_is_refused_and_never_runs() -> None
 
 def test_a_stream_that_cannot_start_in_time_is_refused_and_never_runs() -> None:
     rt = runtime(0.2)
-    release = threading.Event()
     ran: list[str] = []
-    first = threading.Thread(target=rt._call, args=(lambda: release.wait(10),))
-    first.start()
-    time.sleep(0.05)
 
     def stream(stream: bool):  # noqa: ANN202
         ran.append("late")
         yield {"text": "x"}
 
-    with pytest.raises(BusyError, match="busy"):
+    with occupied(rt), pytest.raises(BusyError, match="busy"):
         next(rt._stream(stream))
-    release.set()
-    first.join(5)
     time.sleep(0.05)
     assert ran == [] and rt.waiting == 0
 
