@@ -2,8 +2,16 @@
 
     .venv/bin/python bench/rag_xquad.py [--json] [--questions N] [--model NAME] [--languages ar,en]
                                         [--offset K] [--record FILE.jsonl] [--gold-baseline]
+                                        [--all-passages]
 
-Per language, every other passage (120 of 240) is ingested and structured. A question whose gold
+``--all-passages`` is the issue's own protocol: all 240 passages are indexed and the first N
+questions asked (the next N at ``--offset 1``, and so on; the issue's reference figures are the
+first 30), then their gold passages are deleted from the index (``delete_document``, the path
+``llmforge documents delete`` takes) and the same questions asked again: each should now be
+refused. Sibling passages of the same article stay, so this refusal test is a hard one.
+
+Otherwise (the default, a wider sample), per language every other passage (120 of 240) is ingested
+and structured. A question whose gold
 passage is indexed is answerable: we count answers containing a gold answer (case-folded, Arabic
 search form) and answers citing the gold passage. A question whose passage was left out has its
 answer nowhere in the index (it may sit in a sibling passage of the same article, which makes the
@@ -63,10 +71,13 @@ def main() -> None:
     parser.add_argument("--record", type=Path, default=None)
     parser.add_argument("--gold-baseline", action="store_true",
                         help="also answer with the gold paragraph handed over, for a ratio")
+    parser.add_argument("--all-passages", action="store_true",
+                        help="the issue's protocol: all passages indexed, the first N questions, then their passages deleted")
     args = parser.parse_args()
     if not XQUAD.is_dir():
         sys.exit(f"XQuAD not found at {XQUAD}")
 
+    from llmforge.documents import delete_document, list_documents
     from llmforge.ingest.normalize import search_form
     from llmforge.ingest.pipeline import ingest_paths
     from llmforge.project import init_project
@@ -106,13 +117,17 @@ def main() -> None:
             passages, questions = load(language)
             folder = Path(tmp) / f"passages-{language}"
             folder.mkdir()
-            for number in range(0, len(passages), 2):
+            for number in range(0, len(passages), 1 if args.all_passages else 2):
                 (folder / f"{number:04d}.txt").write_text(passages[number], encoding="utf-8")
             project = init_project(Path(tmp) / f"project-{language}")
             ingest_paths(project, [folder], recursive=True)
             structure_project(project)
-            answerable = spread([q for q in questions if q[2] % 2 == 0], args.questions, args.offset)
-            absent = spread([q for q in questions if q[2] % 2 == 1], args.questions, args.offset)
+            if args.all_passages:
+                answerable = questions[args.offset * args.questions:(args.offset + 1) * args.questions]
+                absent = answerable
+            else:
+                answerable = spread([q for q in questions if q[2] % 2 == 0], args.questions, args.offset)
+                absent = spread([q for q in questions if q[2] % 2 == 1], args.questions, args.offset)
             settings = AgentSettings(model=args.model)
             contains = cites = false_refusals = citations = gold_citations = baseline = 0
             for question, golds, passage in answerable:
@@ -125,6 +140,11 @@ def main() -> None:
                 false_refusals += answer.refused
                 if args.gold_baseline:
                     baseline += gold_baseline(project, language, question, golds, passages[passage])
+            if args.all_passages:
+                gone = {f"{passage:04d}" for _, _, passage in absent}
+                for document in list_documents(project):
+                    if Path(document["source_path"]).stem in gone:
+                        delete_document(project, document["id"])
             refusals = sum(ask_and_record(project, question, settings, "absent", golds, passage).refused
                            for question, golds, passage in absent)
             n = len(answerable)
