@@ -76,6 +76,8 @@ def main() -> None:
     args = parser.parse_args()
     if not XQUAD.is_dir():
         sys.exit(f"XQuAD not found at {XQUAD}")
+    if args.questions < 1 or args.offset < 0:
+        sys.exit("--questions must be at least 1 and --offset not negative")
 
     from llmforge.documents import delete_document, list_documents
     from llmforge.ingest.normalize import search_form
@@ -115,6 +117,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for language in args.languages.split(","):
             passages, questions = load(language)
+            if args.all_passages and args.offset * args.questions >= len(questions):
+                sys.exit(f"--offset {args.offset} starts past the {len(questions)} {language} questions")
             folder = Path(tmp) / f"passages-{language}"
             folder.mkdir()
             for number in range(0, len(passages), 1 if args.all_passages else 2):
