@@ -80,11 +80,11 @@ def main() -> None:
         sys.exit("--questions must be at least 1 and --offset not negative")
 
     from llmforge.documents import delete_document, list_documents
-    from llmforge.ingest.normalize import search_form
+    from llmforge.text.normalize import search_form
     from llmforge.ingest.pipeline import ingest_paths
     from llmforge.project import init_project
-    from llmforge.serve.rag import AgentSettings, ask, build_messages, clean_reply
-    from llmforge.serve.runtime import get_runtime
+    from llmforge.inference.rag import AgentSettings, ask, build_messages, clean_reply
+    from llmforge.inference.runtime import get_runtime
     from llmforge.structure.pipeline import structure_project
     from llmforge.structure.search import search
 

@@ -25,7 +25,7 @@ sys.path[:0] = [str(REPO / "src"), str(REPO)]
 
 from llmforge.ingest.pipeline import ingest_paths  # noqa: E402
 from llmforge.project import Project, init_project  # noqa: E402
-from llmforge.structure.analysis import arabic_keywords  # noqa: E402
+from llmforge.text.keywords import arabic_keywords  # noqa: E402
 from llmforge.structure.index import ChunkIndex  # noqa: E402
 from llmforge.structure.pipeline import structure_project  # noqa: E402
 from llmforge.structure.embedders import cached_embedder  # noqa: E402

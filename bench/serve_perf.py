@@ -129,7 +129,7 @@ def main() -> None:
     from llmforge.packaged import PACKAGED
     from llmforge.project import init_project
     from llmforge.serve.app import create_app
-    from llmforge.serve.runtime import get_runtime
+    from llmforge.inference.runtime import get_runtime
     from llmforge.structure.pipeline import structure_project
 
     with tempfile.TemporaryDirectory() as tmp:

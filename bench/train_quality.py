@@ -51,7 +51,7 @@ class GoldPairs:
     about, in the model's reply format, instead of a question written by a model."""
 
     def __init__(self, paragraphs: list[tuple[str, list[tuple[str, str]]]]) -> None:
-        from llmforge.ingest.normalize import search_form
+        from llmforge.text.normalize import search_form
 
         self.form = lambda text: " ".join(search_form(text).split())
         self.paragraphs = [(self.form(context), qas) for context, qas in paragraphs]
@@ -180,7 +180,7 @@ def main() -> None:
 
     from llmforge import offline, registry
     from llmforge.train.evaluate import evaluate_version
-    from llmforge.train.tiny import build_tiny_model
+    from llmforge.testing.tiny import build_tiny_model
 
     offline.set_offline_env()
     started = time.perf_counter()

@@ -37,7 +37,7 @@ def corpus_rows() -> list[dict]:
     for path in sorted(p for p in (REPO / "examples" / "sample").rglob("*") if p.suffix in (".txt", ".md")):
         rows.append({"kind": "text", "text": path.read_text(encoding="utf-8", errors="replace")})
     if not rows:
-        from llmforge.train.tiny import SAMPLE_TEXT
+        from llmforge.testing.tiny import SAMPLE_TEXT
 
         rows = [{"kind": "text", "text": SAMPLE_TEXT * 50}]
     return rows
@@ -45,7 +45,7 @@ def corpus_rows() -> list[dict]:
 
 def model_dir(base: str, work: Path) -> tuple[Path, str]:
     if base == "tiny":
-        from llmforge.train.tiny import build_tiny_model
+        from llmforge.testing.tiny import build_tiny_model
 
         texts = [r["text"] for r in corpus_rows()]
         return build_tiny_model(work / "tiny", texts, vocab_size=4000, hidden_size=256, layers=4), "qwen2"

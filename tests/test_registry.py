@@ -205,7 +205,7 @@ def _gguf(path: Path) -> Path:
 
 
 def test_serving_files_and_runtime_resolution(project: Project) -> None:
-    from llmforge.serve.runtime import resolve_model, resolve_model_files
+    from llmforge.inference.runtime import resolve_model, resolve_model_files
 
     base = _gguf(project.path("models") / "base" / "tiny.gguf")
     version = add_version(project)
@@ -234,7 +234,7 @@ def test_serving_files_and_runtime_resolution(project: Project) -> None:
 
 def test_get_runtime_loads_the_promoted_version_with_its_adapter(project: Project,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    from llmforge.serve import runtime
+    from llmforge.inference import runtime
 
     loaded: list[tuple[str, Path, str | None]] = []
 

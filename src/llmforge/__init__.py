@@ -40,7 +40,7 @@ _EXPORTS = {
     "TrainError": "llmforge.errors",
     "structure_project": "llmforge.structure.pipeline",
     "search": "llmforge.structure.search",
-    "ask": "llmforge.serve.rag",
+    "ask": "llmforge.inference.rag",
     "build_dataset": "llmforge.train.data",
     "DatasetInfo": "llmforge.train.data",
     "resolve_base": "llmforge.train.base",

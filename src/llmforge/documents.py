@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from llmforge.catalog import transaction
-from llmforge.errors import NotFoundError, UsageError
+from llmforge.catalog import resolve_document_id, transaction
 from llmforge.project import Project
 
 _LIST_COLUMNS = ("id", "source_path", "version", "status", "error", "kind", "title", "page_count",
@@ -24,23 +23,10 @@ def list_documents(project: Project, include_all: bool = False) -> list[dict[str
     return [dict(zip(_LIST_COLUMNS, row)) for row in rows]
 
 
-def resolve_id(conn: Any, prefix: str) -> str:
-    """The full id of the document whose id starts with ``prefix`` (like a git hash)."""
-    if len(prefix) < 4:
-        raise UsageError("give at least 4 characters of the document id")
-    matches = [r[0] for r in conn.execute("SELECT id FROM documents WHERE starts_with(id, ?)",
-                                          [prefix]).fetchall()]
-    if not matches:
-        raise NotFoundError(f"no document with id {prefix!r} (see `llmforge documents list`)")
-    if len(matches) > 1:
-        raise UsageError(f"document id {prefix!r} is ambiguous: {', '.join(sorted(matches))}")
-    return matches[0]
-
-
 def show_document(project: Project, prefix: str) -> dict[str, Any]:
     """Everything the catalog knows of one document, with each page's text and method."""
     with project.catalog() as conn:
-        document_id = resolve_id(conn, prefix)
+        document_id = resolve_document_id(conn, prefix)
         cursor = conn.execute("SELECT * FROM documents WHERE id = ?", [document_id])
         names = [d[0] for d in cursor.description]
         document = dict(zip(names, cursor.fetchone()))
@@ -60,7 +46,7 @@ def delete_document(project: Project, prefix: str) -> dict[str, Any]:
     from llmforge.structure.pipeline import remove_documents
 
     with project.catalog() as conn:
-        document_id = resolve_id(conn, prefix)
+        document_id = resolve_document_id(conn, prefix)
         sha256, text_sha256, path = conn.execute(
             "SELECT sha256, text_sha256, source_path FROM documents WHERE id = ?", [document_id]).fetchone()
         with transaction(conn):

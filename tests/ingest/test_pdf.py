@@ -90,7 +90,7 @@ def test_pdf_dates() -> None:
 
 def test_corpus_arabic_habibi_reads_logically(corpora: Path) -> None:
     document = extract(corpora / "pdf/py-pdf-sample-files/habibi.pdf", ocr_mode="never")
-    from llmforge.ingest.normalize import normalize_text
+    from llmforge.text.normalize import normalize_text
 
     assert normalize_text(document.pages[0].text) == "حَبيبي habibi حَبيبي"
 

@@ -72,7 +72,7 @@ def test_embeddings_models_and_usage(client) -> None:
     body = client.post("/v1/embeddings", json={"input": ["hello", "مرحبا"], "model": "x"}).json()
     assert len(body["data"]) == 2 and len(body["data"][0]["embedding"]) == 512
     assert body["usage"]["prompt_tokens"] > 0
-    from llmforge.serve.agents import create_agent
+    from llmforge.inference.agents import create_agent
 
     create_agent(client.app.state.project, "helpdesk", {"k": 3})
     ids = [m["id"] for m in client.get("/v1/models").json()["data"]]

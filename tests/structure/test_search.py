@@ -10,7 +10,8 @@ import pytest
 from llmforge.documents import delete_document, list_documents
 from llmforge.errors import NotFoundError, UsageError
 from llmforge.ingest.pipeline import ingest_paths
-from llmforge.structure.analysis import arabic_keywords, light_stem, query_language
+from llmforge.text.keywords import arabic_keywords, light_stem
+from llmforge.text.language import query_language
 from llmforge.structure.index import ChunkIndex
 from llmforge.structure.pipeline import structure_project
 from llmforge.structure.search import min_max, search, snippet

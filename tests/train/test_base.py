@@ -23,8 +23,8 @@ pytest.importorskip("peft")
 from llmforge.errors import TrainError  # noqa: E402
 from llmforge.project import Project, init_project  # noqa: E402
 from llmforge.train import base as base_module  # noqa: E402
-from llmforge.train.base import MARKER, BaseModel, check_tokenizer, resolve_base  # noqa: E402
-from llmforge.train.tiny import SAMPLE_TEXT, build_tiny_model  # noqa: E402
+from llmforge.train.base import MARKER, PreparedBase, check_tokenizer, resolve_base  # noqa: E402
+from llmforge.testing.tiny import SAMPLE_TEXT, build_tiny_model  # noqa: E402
 
 REAL_HOME = Path(pwd.getpwuid(os.getuid()).pw_dir)
 WHEEL_CACHE = Path(os.environ.get("LLMFORGE_WHEEL_CACHE") or REAL_HOME / ".cache" / "llmforge-wheels")
@@ -211,7 +211,7 @@ def test_the_tiny_gguf_tokenises_as_transformers_does(tiny: SimpleNamespace) -> 
 
 def test_a_disagreeing_tokenizer_names_the_sample_and_both_prefixes(tiny: SimpleNamespace, tmp_path: Path) -> None:
     other = build_tiny_model(tmp_path / "other", ["zebra quartz " * 50], vocab_size=300)
-    mismatched = BaseModel("x", other, tiny.gguf, tiny.base.sha256, "qwen2")
+    mismatched = PreparedBase("x", other, tiny.gguf, tiny.base.sha256, "qwen2")
     with pytest.raises(TrainError, match=r"disagrees with llama.cpp for this model: sample 1 \('The capital.*"
                                          r"transformers \[.*\], llama.cpp \[.*\].*transformers >= 5.24"):
         check_tokenizer(mismatched)
@@ -220,7 +220,7 @@ def test_a_disagreeing_tokenizer_names_the_sample_and_both_prefixes(tiny: Simple
 # --- packaged models (slow: minutes, gigabytes) ------------------------------------------------
 
 @pytest.fixture(scope="session")
-def gemma(tmp_path_factory: pytest.TempPathFactory) -> BaseModel:
+def gemma(tmp_path_factory: pytest.TempPathFactory) -> PreparedBase:
     """Gemma 3 270M dequantised once per session (about a minute and 3.3 GB of memory)."""
     if "gemma" not in _BUILT:
         project = init_project(tmp_path_factory.mktemp("gemma") / "project")
@@ -234,7 +234,7 @@ def gemma(tmp_path_factory: pytest.TempPathFactory) -> BaseModel:
 
 
 @pytest.mark.slow
-def test_gemma3_is_dequantised_with_a_correct_tokenizer(gemma: BaseModel) -> None:
+def test_gemma3_is_dequantised_with_a_correct_tokenizer(gemma: PreparedBase) -> None:
     from transformers import AutoTokenizer
 
     assert gemma.architecture == "gemma3_text" and gemma.gguf is not None
@@ -255,7 +255,7 @@ def test_training_takes_its_ids_from_the_served_gguf(tiny: SimpleNamespace) -> N
     hf = AutoTokenizer.from_pretrained(str(tiny.base.hf_dir))
     served = serving_tokenizer(hf, tiny.base)
     assert isinstance(served, ServingTokenizer)
-    assert serving_tokenizer(hf, BaseModel("d", tiny.base.hf_dir, None, "x", "qwen2")) is hf
+    assert serving_tokenizer(hf, PreparedBase("d", tiny.base.hf_dir, None, "x", "qwen2")) is hf
     llm = llama_cpp.Llama(model_path=str(tiny.gguf), vocab_only=True, verbose=False)
     try:
         # Arabic shadda then fatha: a normalising tokenizer would reorder them; llama.cpp does not.

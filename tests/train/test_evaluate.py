@@ -22,7 +22,7 @@ from llmforge.train import jobs  # noqa: E402
 from llmforge.train.data import build_dataset  # noqa: E402
 from llmforge.train.evaluate import (clean_answer, contains_answer, evaluate_version, exact_match,  # noqa: E402
                                      normalize_answer, render_report, token_f1)
-from llmforge.train.tiny import build_tiny_model  # noqa: E402
+from llmforge.testing.tiny import build_tiny_model  # noqa: E402
 from tests.assets import copy_project, structured_project  # noqa: E402
 
 DOCUMENTS = {

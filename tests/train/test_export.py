@@ -21,7 +21,7 @@ from llmforge import registry  # noqa: E402
 from llmforge.errors import TrainError  # noqa: E402
 from llmforge.project import Project  # noqa: E402
 from llmforge.settings import write_setting  # noqa: E402
-from llmforge.train.base import BaseModel, resolve_base  # noqa: E402
+from llmforge.train.base import PreparedBase, resolve_base  # noqa: E402
 from llmforge.train.export import (  # noqa: E402
     export_adapter,
     export_merged,
@@ -153,7 +153,7 @@ def test_unknown_quantizations_are_refused(tiny: SimpleNamespace, tmp_path: Path
 
 # --- a repository version ----------------------------------------------------------------------
 
-def register(project: Project, base: BaseModel, adapter: Path, name: str = "tiny") -> registry.ModelVersion:
+def register(project: Project, base: PreparedBase, adapter: Path, name: str = "tiny") -> registry.ModelVersion:
     staging = registry.staging_dir(project, name)
     shutil.copytree(adapter, staging / "adapter")
     manifest = {"base": base.to_dict(), "dataset": {"name": "d"}, "backend": "peft"}
@@ -184,7 +184,7 @@ def test_an_export_that_does_not_verify_is_deleted(project: Project, tiny: Simpl
     version = register(project, tiny.base, tiny.adapter)
     real = export_module.export_adapter
 
-    def wrong_scale(adapter_dir: Path, base: BaseModel, out: Path, **kwargs: object) -> Path:
+    def wrong_scale(adapter_dir: Path, base: PreparedBase, out: Path, **kwargs: object) -> Path:
         doubled = tmp_path / "doubled"
         shutil.copytree(adapter_dir, doubled, dirs_exist_ok=True)
         config = json.loads((doubled / "adapter_config.json").read_text())
@@ -207,7 +207,7 @@ def test_an_adapter_export_needs_a_gguf_base(project: Project, tiny: SimpleNames
 # --- a real model (slow) -----------------------------------------------------------------------
 
 @pytest.mark.slow
-def test_a_gemma3_adapter_export_verifies(gemma: BaseModel, tmp_path: Path, converter_env: Path) -> None:
+def test_a_gemma3_adapter_export_verifies(gemma: PreparedBase, tmp_path: Path, converter_env: Path) -> None:
     from llmforge.project import init_project
 
     tools = llama_cpp_tools(init_project(tmp_path / "p"))

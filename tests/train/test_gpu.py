@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 from llmforge.train import backends
-from llmforge.train.base import BaseModel
+from llmforge.train.base import PreparedBase
 from llmforge.train.loop import train_lora
 from llmforge.train.recipe import Recipe
-from llmforge.train.tiny import SAMPLE_TEXT, build_tiny_model
+from llmforge.testing.tiny import SAMPLE_TEXT, build_tiny_model
 
 pytestmark = pytest.mark.gpu
 TEXT = {"kind": "text", "text": SAMPLE_TEXT * 8}
@@ -24,13 +24,13 @@ CHAT = {"kind": "chat", "messages": [{"role": "user", "content": "Capital of Fra
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory: pytest.TempPathFactory) -> BaseModel:
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> PreparedBase:
     path = build_tiny_model(tmp_path_factory.mktemp("tiny") / "model", [SAMPLE_TEXT], hidden_size=128)
-    return BaseModel("tiny", path, None, "", "qwen2")
+    return PreparedBase("tiny", path, None, "", "qwen2")
 
 
 @pytest.mark.parametrize("name", ["peft", "unsloth"])
-def test_cuda_backends_train_and_save_the_same_adapter_format(name: str, tiny: BaseModel, tmp_path: Path) -> None:
+def test_cuda_backends_train_and_save_the_same_adapter_format(name: str, tiny: PreparedBase, tmp_path: Path) -> None:
     if name == "unsloth" and importlib.util.find_spec("unsloth") is None:
         pytest.skip("unsloth is not installed (pip install '.[gpu]')")
     assert backends.choose_backend("auto").name == ("unsloth" if importlib.util.find_spec("unsloth") else "peft")

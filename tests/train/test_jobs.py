@@ -19,7 +19,7 @@ from llmforge.project import Project  # noqa: E402
 from llmforge.settings import write_setting  # noqa: E402
 from llmforge.train import jobs  # noqa: E402
 from llmforge.train.data import build_dataset  # noqa: E402
-from llmforge.train.tiny import build_tiny_model  # noqa: E402
+from llmforge.testing.tiny import build_tiny_model  # noqa: E402
 from tests.assets import copy_project, structured_project  # noqa: E402
 
 DOCS = {

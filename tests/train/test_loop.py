@@ -12,10 +12,10 @@ pytest.importorskip("peft")
 
 from llmforge.errors import TrainError  # noqa: E402
 from llmforge.train import backends  # noqa: E402
-from llmforge.train.base import BaseModel  # noqa: E402
+from llmforge.train.base import PreparedBase  # noqa: E402
 from llmforge.train.loop import Checkpoints, micro_batches, total_steps, train_lora  # noqa: E402
 from llmforge.train.recipe import IGNORE, Recipe, encode_rows, render_chat  # noqa: E402
-from llmforge.train.tiny import SAMPLE_TEXT, build_tiny_model  # noqa: E402
+from llmforge.testing.tiny import SAMPLE_TEXT, build_tiny_model  # noqa: E402
 
 CHAT = {"kind": "chat", "messages": [{"role": "system", "content": "Be brief."},
                                      {"role": "user", "content": "What is the capital of France?"},
@@ -24,16 +24,16 @@ TEXT = {"kind": "text", "text": SAMPLE_TEXT * 4}
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory: pytest.TempPathFactory) -> BaseModel:
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> PreparedBase:
     path = build_tiny_model(tmp_path_factory.mktemp("tiny") / "model", [SAMPLE_TEXT])
-    return BaseModel("tiny", path, None, "", "qwen2")
+    return PreparedBase("tiny", path, None, "", "qwen2")
 
 
-def load(tiny: BaseModel, recipe: Recipe):  # noqa: ANN201
+def load(tiny: PreparedBase, recipe: Recipe):  # noqa: ANN201
     return backends.BACKENDS["peft"].load(tiny, recipe)
 
 
-def test_chat_rows_train_on_the_reply_only(tiny: BaseModel) -> None:
+def test_chat_rows_train_on_the_reply_only(tiny: PreparedBase) -> None:
     _, tokenizer = load(tiny, Recipe())
     (seq,) = encode_rows(tokenizer, "qwen2", [CHAT], 256)
     prompt, reply = render_chat(tokenizer, "qwen2", CHAT["messages"])
@@ -43,7 +43,7 @@ def test_chat_rows_train_on_the_reply_only(tiny: BaseModel) -> None:
     assert seq.labels[0] == IGNORE and len(seq.labels) == len(seq.input_ids)
 
 
-def test_text_rows_are_packed_into_full_blocks(tiny: BaseModel) -> None:
+def test_text_rows_are_packed_into_full_blocks(tiny: PreparedBase) -> None:
     _, tokenizer = load(tiny, Recipe())
     sequences = encode_rows(tokenizer, "qwen2", [TEXT, TEXT, TEXT], 32)
     assert len(sequences) > 3
@@ -51,7 +51,7 @@ def test_text_rows_are_packed_into_full_blocks(tiny: BaseModel) -> None:
     assert all(s.labels == s.input_ids for s in sequences)
 
 
-def test_models_without_a_chat_template_learn_the_format_they_are_served_with(tiny: BaseModel) -> None:
+def test_models_without_a_chat_template_learn_the_format_they_are_served_with(tiny: PreparedBase) -> None:
     _, tokenizer = load(tiny, Recipe())
     tokenizer.chat_template = None
     prompt, reply = render_chat(tokenizer, "gemma3", CHAT["messages"])
@@ -72,7 +72,7 @@ def test_data_order_is_fixed_by_seed_and_epoch() -> None:
     assert total_steps(10, Recipe(max_steps=7)) == 7
 
 
-def test_training_lowers_held_out_loss(tiny: BaseModel, tmp_path: Path) -> None:
+def test_training_lowers_held_out_loss(tiny: PreparedBase, tmp_path: Path) -> None:
     recipe = Recipe(seq_len=64, max_steps=30, grad_accum=1, lr=1e-2, warmup_steps=2, checkpoint_steps=100)
     model, tokenizer = load(tiny, recipe)
     outcome = train_lora(model, tokenizer, "qwen2", [TEXT, CHAT] * 3, [TEXT], recipe, tmp_path)
@@ -84,7 +84,7 @@ def _adapter(model) -> dict[str, torch.Tensor]:  # noqa: ANN001
     return {k: v.detach().clone() for k, v in model.state_dict().items() if "lora_" in k}
 
 
-def test_a_stopped_run_resumes_to_the_same_weights(tiny: BaseModel, tmp_path: Path) -> None:
+def test_a_stopped_run_resumes_to_the_same_weights(tiny: PreparedBase, tmp_path: Path) -> None:
     recipe = Recipe(seq_len=48, max_steps=8, grad_accum=2, lr=5e-3, checkpoint_steps=3, lora_dropout=0.1)
     rows = [TEXT, CHAT, TEXT, CHAT]
     model, tokenizer = load(tiny, recipe)
@@ -105,14 +105,14 @@ def test_a_stopped_run_resumes_to_the_same_weights(tiny: BaseModel, tmp_path: Pa
     assert resumed.metrics["eval_loss"] == pytest.approx(straight.metrics["eval_loss"], rel=1e-5)
 
 
-def test_only_the_newest_checkpoints_are_kept(tiny: BaseModel, tmp_path: Path) -> None:
+def test_only_the_newest_checkpoints_are_kept(tiny: PreparedBase, tmp_path: Path) -> None:
     recipe = Recipe(seq_len=32, max_steps=9, grad_accum=1, checkpoint_steps=2)
     model, tokenizer = load(tiny, recipe)
     train_lora(model, tokenizer, "qwen2", [TEXT], [], recipe, tmp_path)
     assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == ["step-000008", "step-000009"]
 
 
-def test_a_full_disk_during_a_checkpoint_keeps_the_previous_one(tiny: BaseModel, tmp_path: Path,
+def test_a_full_disk_during_a_checkpoint_keeps_the_previous_one(tiny: PreparedBase, tmp_path: Path,
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     recipe = Recipe(seq_len=32, max_steps=6, grad_accum=1, checkpoint_steps=2)
     model, tokenizer = load(tiny, recipe)
@@ -132,7 +132,7 @@ def test_a_full_disk_during_a_checkpoint_keeps_the_previous_one(tiny: BaseModel,
     assert names == ["step-000002"]   # no half-written checkpoint left behind
 
 
-def test_a_dataset_with_nothing_to_learn_is_refused(tiny: BaseModel, tmp_path: Path) -> None:
+def test_a_dataset_with_nothing_to_learn_is_refused(tiny: PreparedBase, tmp_path: Path) -> None:
     recipe = Recipe(seq_len=16)
     model, tokenizer = load(tiny, recipe)
     with pytest.raises(TrainError, match="no usable examples"):

@@ -1,7 +1,8 @@
 """The project catalog: DuckDB metadata with named, append-only migrations."""
 
-from llmforge.catalog.db import applied_migrations, connect, migrate, table_counts, transaction
+from llmforge.catalog.db import (applied_migrations, connect, migrate, resolve_document_id, table_counts,
+                                 transaction)
 from llmforge.catalog.migrations import MIGRATIONS, Migration
 
-__all__ = ["MIGRATIONS", "Migration", "applied_migrations", "connect", "migrate", "table_counts",
+__all__ = ["MIGRATIONS", "Migration", "applied_migrations", "connect", "migrate", "resolve_document_id", "table_counts",
            "transaction"]

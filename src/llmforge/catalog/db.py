@@ -14,11 +14,12 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
 from llmforge.catalog.migrations import MIGRATIONS, Migration
-from llmforge.errors import CatalogError, CatalogLockedError
+from llmforge.errors import CatalogError, CatalogLockedError, NotFoundError, UsageError
 
 _migrated: set[Path] = set()
 
@@ -126,3 +127,16 @@ def job_record(cursor: duckdb.DuckDBPyConnection, row: tuple) -> dict:
         if isinstance(job.get(key), str):
             job[key] = json.loads(job[key])
     return job
+
+
+def resolve_document_id(conn: Any, prefix: str) -> str:
+    """The full id of the document whose id starts with ``prefix`` (like a git hash)."""
+    if len(prefix) < 4:
+        raise UsageError("give at least 4 characters of the document id")
+    matches = [r[0] for r in conn.execute("SELECT id FROM documents WHERE starts_with(id, ?)",
+                                          [prefix]).fetchall()]
+    if not matches:
+        raise NotFoundError(f"no document with id {prefix!r} (see `llmforge documents list`)")
+    if len(matches) > 1:
+        raise UsageError(f"document id {prefix!r} is ambiguous: {', '.join(sorted(matches))}")
+    return matches[0]

@@ -39,7 +39,7 @@ def create(name: Name, model: Model = None, system_prompt: Prompt = None, k: K =
            min_score: MinScore = None, max_tokens: MaxTokens = None, temperature: Temperature = None,
            project: ProjectOption = None, as_json: JsonOption = False) -> None:
     """Create an agent (version 1)."""
-    from llmforge.serve.agents import create_agent
+    from llmforge.inference.agents import create_agent
 
     agent = create_agent(open_project(project), name,
                          _config(model, system_prompt, k, mode, min_score, max_tokens, temperature))
@@ -51,7 +51,7 @@ def update(name: Name, model: Model = None, system_prompt: Prompt = None, k: K =
            min_score: MinScore = None, max_tokens: MaxTokens = None, temperature: Temperature = None,
            project: ProjectOption = None, as_json: JsonOption = False) -> None:
     """Change an agent: the given settings, in a new version."""
-    from llmforge.serve.agents import update_agent
+    from llmforge.inference.agents import update_agent
 
     agent = update_agent(open_project(project), name,
                          _config(model, system_prompt, k, mode, min_score, max_tokens, temperature))
@@ -62,7 +62,7 @@ def update(name: Name, model: Model = None, system_prompt: Prompt = None, k: K =
 def show(name: Name, version: Annotated[int | None, typer.Option(help="An earlier version.")] = None,
          project: ProjectOption = None, as_json: JsonOption = False) -> None:
     """An agent's settings (latest version unless --version)."""
-    from llmforge.serve.agents import get_agent
+    from llmforge.inference.agents import get_agent
 
     agent = get_agent(open_project(project), name, version)
     emit(agent, as_json, lambda: _show(agent))
@@ -71,7 +71,7 @@ def show(name: Name, version: Annotated[int | None, typer.Option(help="An earlie
 @agents_app.command("list")
 def list_(project: ProjectOption = None, as_json: JsonOption = False) -> None:
     """Every agent at its latest version."""
-    from llmforge.serve.agents import list_agents
+    from llmforge.inference.agents import list_agents
 
     agents = list_agents(open_project(project))
 
@@ -87,7 +87,7 @@ def list_(project: ProjectOption = None, as_json: JsonOption = False) -> None:
 @agents_app.command("delete")
 def delete(name: Name, project: ProjectOption = None, as_json: JsonOption = False) -> None:
     """Delete an agent and all its versions."""
-    from llmforge.serve.agents import delete_agent
+    from llmforge.inference.agents import delete_agent
 
     removed = delete_agent(open_project(project), name)
     emit({"name": name, "versions_deleted": removed}, as_json,

@@ -89,8 +89,8 @@ def ask(
 
     from dataclasses import replace
 
-    from llmforge.serve.agents import agent_settings
-    from llmforge.serve.rag import ask as run_ask
+    from llmforge.inference.agents import agent_settings
+    from llmforge.inference.rag import ask as run_ask
 
     opened = open_project(project)
     agent_id, settings = agent_settings(opened, agent)

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from llmforge.errors import IngestError
-from llmforge.ingest.model import ExtractedDocument, ExtractedPage
+from llmforge.ingest.pages import ExtractedDocument, ExtractedPage
 
 W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 MC = "{http://schemas.openxmlformats.org/markup-compatibility/2006}"

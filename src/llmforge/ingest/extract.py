@@ -14,8 +14,9 @@ from typing import Any
 
 from llmforge.errors import IngestError
 from llmforge.ingest.detect import DOCX, IMAGE, PDF, TEXT, detect
-from llmforge.ingest.model import ExtractedDocument
-from llmforge.ingest.normalize import detect_language, normalize_text
+from llmforge.ingest.pages import ExtractedDocument
+from llmforge.text.language import detect_language
+from llmforge.text.normalize import normalize_text
 
 MB = 1_000_000
 

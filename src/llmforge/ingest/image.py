@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from llmforge.errors import IngestError
-from llmforge.ingest.model import ExtractedDocument, ExtractedPage
+from llmforge.ingest.pages import ExtractedDocument, ExtractedPage
 
 
 def extract_image(path: Path, *, lang: str, max_pages: int, max_pixels: int,

@@ -19,8 +19,8 @@ from typing import Any
 import pypdfium2 as pdfium
 
 from llmforge.errors import IngestError
-from llmforge.ingest.model import ExtractedDocument, ExtractedPage
-from llmforge.ingest.normalize import assess, count_letters
+from llmforge.ingest.pages import ExtractedDocument, ExtractedPage
+from llmforge.text.normalize import assess, count_letters
 
 log = logging.getLogger(__name__)
 

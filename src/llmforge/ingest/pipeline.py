@@ -26,8 +26,8 @@ from typing import Any
 from llmforge.catalog import transaction
 from llmforge.errors import IngestError, UsageError
 from llmforge.ingest.extract import ExtractOptions, extract_file
-from llmforge.ingest.model import ExtractedDocument
-from llmforge.ingest.normalize import search_form
+from llmforge.ingest.pages import ExtractedDocument
+from llmforge.text.normalize import search_form
 from llmforge.ingest.worker import IsolatedWorker
 from llmforge.project import Project
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from llmforge.errors import IngestError
 from llmforge.ingest.detect import utf16_without_bom
-from llmforge.ingest.model import ExtractedDocument, ExtractedPage
+from llmforge.ingest.pages import ExtractedDocument, ExtractedPage
 
 _BOMS = ((b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"))
 # Legacy single-byte encodings an Arabic or Western office produces, most specific first.

@@ -1,1 +1,2 @@
-"""Serving: the HTTP API (FastAPI), usage records and metrics; the llama.cpp runtime joins later."""
+"""The HTTP shell: the app factory, its routers, usage records and metrics. The work itself is
+done by the library (:mod:`llmforge.inference`, :mod:`llmforge.structure`, ...)."""

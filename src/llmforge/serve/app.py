@@ -221,7 +221,7 @@ def _add_routes(app: FastAPI, project: Project) -> None:
         from llmforge.packaged import PACKAGED
         from llmforge.registry import list_versions
 
-        from llmforge.serve.agents import list_agents
+        from llmforge.inference.agents import list_agents
 
         trained = [ref for v in list_versions(project) if v.promoted for ref in (v.name, v.ref)]
         names = [str(project.settings["serve.model"]), *PACKAGED, *trained, "agent:default",
@@ -233,8 +233,8 @@ def _add_routes(app: FastAPI, project: Project) -> None:
     def ask_route(body: AskRequest, request: Request, _caller: Any = Depends(require("ask"))) -> dict[str, Any]:
         from dataclasses import replace
 
-        from llmforge.serve.agents import agent_settings
-        from llmforge.serve.rag import ask
+        from llmforge.inference.agents import agent_settings
+        from llmforge.inference.rag import ask
 
         agent_id, settings = agent_settings(project, body.agent)
         settings = replace(settings, **{k: v for k, v in (("model", body.model), ("k", body.k)) if v is not None})
@@ -247,7 +247,7 @@ def _add_routes(app: FastAPI, project: Project) -> None:
         messages = [m.model_dump() for m in body.messages]
         if body.model and body.model.startswith("agent:"):
             return _agent_reply(body, messages, request)
-        from llmforge.serve.runtime import get_runtime
+        from llmforge.inference.runtime import get_runtime
 
         runtime = get_runtime(project, body.model)
         reply = runtime.chat(messages, max_tokens=body.max_tokens or 512, temperature=body.temperature,
@@ -259,7 +259,7 @@ def _add_routes(app: FastAPI, project: Project) -> None:
 
     @app.post("/v1/completions", tags=["openai"])
     def completions(body: CompletionRequest, request: Request, _caller: Any = Depends(require("chat"))) -> Any:
-        from llmforge.serve.runtime import get_runtime
+        from llmforge.inference.runtime import get_runtime
 
         runtime = get_runtime(project, body.model)
         reply = runtime.complete(body.prompt, max_tokens=body.max_tokens or 256, temperature=body.temperature,
@@ -272,8 +272,8 @@ def _add_routes(app: FastAPI, project: Project) -> None:
     def _agent_reply(body: ChatRequest, messages: list[dict[str, str]], request: Request) -> Any:
         from dataclasses import replace
 
-        from llmforge.serve.agents import agent_settings
-        from llmforge.serve.rag import ask
+        from llmforge.inference.agents import agent_settings
+        from llmforge.inference.rag import ask
 
         agent_id, settings = agent_settings(project, body.model)
         question = next((m["content"] for m in reversed(messages) if m["role"] == "user"), "")

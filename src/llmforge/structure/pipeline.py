@@ -18,12 +18,12 @@ from typing import Any
 
 from llmforge.catalog import transaction
 from llmforge.errors import UsageError
-from llmforge.ingest.normalize import detect_language
+from llmforge.text.language import detect_language
 from llmforge.project import Project
-from llmforge.structure.analysis import arabic_keywords
+from llmforge.text.keywords import arabic_keywords
 from llmforge.structure.chunking import Chunk, chunk_pages
 from llmforge.structure.embedders import Embedder, cached_embedder
-from llmforge.structure.index import TABLE, ChunkIndex
+from llmforge.structure.index import ChunkIndex, TABLE
 
 log = logging.getLogger(__name__)
 

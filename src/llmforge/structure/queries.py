@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from llmforge.documents import resolve_id
+from llmforge.catalog import resolve_document_id
 from llmforge.errors import UsageError
 from llmforge.project import Project
 
@@ -17,7 +17,7 @@ def list_entities(project: Project, entity_type: str | None = None, document: st
     if entity_type and entity_type not in ENTITY_TYPES:
         raise UsageError(f"unknown entity type {entity_type!r} (choose from {', '.join(ENTITY_TYPES)})")
     with project.catalog() as conn:
-        document_id = resolve_id(conn, document) if document else None
+        document_id = resolve_document_id(conn, document) if document else None
         rows = conn.execute(
             "SELECT type, text, any_value(value), count(*), count(DISTINCT document_id) FROM entities "
             "WHERE (? IS NULL OR type = ?) AND (? IS NULL OR document_id = ?) "

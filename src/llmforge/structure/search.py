@@ -14,9 +14,11 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from llmforge.errors import NotFoundError, UsageError
-from llmforge.ingest.normalize import ENGLISH_STOPWORDS, search_form
+from llmforge.text.normalize import search_form
+from llmforge.text.stopwords import ENGLISH_STOPWORDS
 from llmforge.project import Project
-from llmforge.structure.analysis import arabic_keywords, query_language
+from llmforge.text.keywords import arabic_keywords
+from llmforge.text.language import query_language
 from llmforge.structure.embedders import cached_embedder
 from llmforge.structure.index import ChunkIndex
 from llmforge.structure.pipeline import index_meta

@@ -29,7 +29,7 @@ from typing import Any
 from llmforge.errors import LlmforgeError, TrainError
 from llmforge.fileio import gguf_problem, install_dir
 from llmforge.locks import pid_alive
-from llmforge.native import native_output
+from llmforge.inference.llama_log import capture_llama_log
 from llmforge.packaged import PACKAGED, assemble, sha256_of
 from llmforge.project import Project
 
@@ -47,7 +47,7 @@ Progress = Callable[[str], None]
 
 
 @dataclass(frozen=True)
-class BaseModel:
+class PreparedBase:
     """A base model ready for transformers, and the GGUF it was made from (``None`` if none).
 
     ``sha256`` is the GGUF's digest, or for a plain directory a digest over its weight files.
@@ -66,7 +66,7 @@ class BaseModel:
         return data
 
 
-def resolve_base(project: Project, spec: str | None = None, *, progress: Progress | None = None) -> BaseModel:
+def resolve_base(project: Project, spec: str | None = None, *, progress: Progress | None = None) -> PreparedBase:
     """The base model named by ``spec`` (default: the ``train.base`` setting), as a transformers directory.
 
     Raises:
@@ -101,7 +101,7 @@ def _check_gguf_file(path: Path) -> None:
         raise TrainError(f"base model file {path} {problem}")
 
 
-def _from_directory(spec: str, directory: Path) -> BaseModel:
+def _from_directory(spec: str, directory: Path) -> PreparedBase:
     """A Hugging Face directory as it is; a clear error naming whatever a model needs and lacks."""
     weights = sorted(p for p in directory.iterdir() if p.suffix in _WEIGHT_SUFFIXES and p.is_file()
                      and not p.name.startswith(("adapter_", "training_")))
@@ -117,7 +117,7 @@ def _from_directory(spec: str, directory: Path) -> BaseModel:
     digest = hashlib.sha256()
     for weight in weights:
         digest.update(f"{weight.name} {sha256_of(weight)}\n".encode())
-    return BaseModel(spec, directory, None, digest.hexdigest(), _architecture(directory))
+    return PreparedBase(spec, directory, None, digest.hexdigest(), _architecture(directory))
 
 
 def _architecture(directory: Path) -> str:
@@ -127,7 +127,7 @@ def _architecture(directory: Path) -> str:
         raise TrainError(f"{directory / 'config.json'} names no model_type: {exc}") from exc
 
 
-def _from_gguf(project: Project, spec: str, gguf: Path, sha256: str, progress: Progress | None) -> BaseModel:
+def _from_gguf(project: Project, spec: str, gguf: Path, sha256: str, progress: Progress | None) -> PreparedBase:
     hf_root = project.path("models") / "hf"
     target = hf_root / sha256[:16]
     if not _is_complete(target, sha256):
@@ -137,7 +137,7 @@ def _from_gguf(project: Project, spec: str, gguf: Path, sha256: str, progress: P
         quiet_transformers()
         _say(progress, f"dequantising {gguf.name} once into {target} (a minute or two)")
         _write_dequantised(gguf, sha256, target)
-    return BaseModel(spec, target, gguf, sha256, _architecture(target))
+    return PreparedBase(spec, target, gguf, sha256, _architecture(target))
 
 
 def _is_complete(directory: Path, sha256: str) -> bool:
@@ -164,7 +164,7 @@ def _write_dequantised(gguf: Path, sha256: str, target: Path) -> None:
     try:
         started = time.monotonic()
         # transformers' GGUF reader draws its own tqdm bar (not the one its logging switch silences)
-        with native_output():
+        with capture_llama_log():
             dequantise_gguf(gguf, partial)
         marker = {"gguf_sha256": sha256, "gguf": str(gguf), "seconds": round(time.monotonic() - started, 1),
                   "transformers": _transformers_version()}
@@ -245,7 +245,7 @@ def first_tokenizer_mismatch(tokenizer_dir: Path, gguf: Path, texts: Sequence[st
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_dir))
-    with native_output():  # a vocabulary-only load warns of a "training context overflow"
+    with capture_llama_log():  # a vocabulary-only load warns of a "training context overflow"
         llm = llama_cpp.Llama(model_path=str(gguf), vocab_only=True, verbose=False)
     try:
         for index, text in enumerate(texts):
@@ -275,7 +275,7 @@ class ServingTokenizer:
         import llama_cpp
 
         self._tokenizer = tokenizer
-        with native_output():
+        with capture_llama_log():
             self._llm = llama_cpp.Llama(model_path=str(gguf), vocab_only=True, verbose=False)
 
     def __call__(self, text: str, add_special_tokens: bool = True, **_: Any) -> dict[str, list[int]]:
@@ -289,12 +289,12 @@ class ServingTokenizer:
         self._llm.close()
 
 
-def serving_tokenizer(tokenizer: Any, base: BaseModel) -> Any:
+def serving_tokenizer(tokenizer: Any, base: PreparedBase) -> Any:
     """``tokenizer`` with llama.cpp's ids for a GGUF base; unchanged for a directory base."""
     return ServingTokenizer(tokenizer, base.gguf) if base.gguf is not None else tokenizer
 
 
-def check_tokenizer(base: BaseModel, texts: Iterable[str] = ()) -> dict[str, Any]:
+def check_tokenizer(base: PreparedBase, texts: Iterable[str] = ()) -> dict[str, Any]:
     """Make sure training tokenises exactly as llama.cpp will when serving the GGUF base.
 
     Args:

@@ -37,7 +37,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from llmforge.errors import NotFoundError, TrainError, UsageError
-from llmforge.ingest.normalize import script_letters, search_form
+from llmforge.text.language import script_letters
+from llmforge.text.normalize import search_form
 from llmforge.locks import pid_alive
 from llmforge.project import Project
 
@@ -436,7 +437,7 @@ def _pick_chunks(chunks: Sequence[_Chunk], count: int, seed: int) -> list[_Chunk
 
 
 def _local_model(project: Project) -> Generate:
-    from llmforge.serve.runtime import get_runtime
+    from llmforge.inference.runtime import get_runtime
 
     runtime = get_runtime(project, str(project.settings["serve.model"]))
 

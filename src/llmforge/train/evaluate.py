@@ -36,7 +36,7 @@ from typing import Any
 
 from llmforge import registry
 from llmforge.errors import LlmforgeError, NotFoundError, TrainError, UsageError
-from llmforge.ingest.normalize import search_form
+from llmforge.text.normalize import search_form
 from llmforge.project import Project
 
 MAX_NEW_TOKENS = 48
@@ -157,8 +157,8 @@ def qa_pairs(project: Project, rows: list[dict[str, Any]], max_qa: int, tokenize
              n_ctx: int) -> tuple[list[QAPair], list[str]]:
     """The QA pairs of ``rows`` (at most ``max_qa``, spread over the split) with their prompts,
     and notes on what could not be prepared."""
-    from llmforge.serve.rag import INSTRUCTIONS
-    from llmforge.structure.analysis import query_language
+    from llmforge.inference.rag import INSTRUCTIONS
+    from llmforge.text.language import query_language
 
     candidates = [row for row in rows if row.get("answer") and row.get("kind") == "chat"]
     pairs, notes, indexed = [], [], True
@@ -186,7 +186,7 @@ def _add_passages(project: Project, pair: QAPair, budget: _TokenBudget) -> None:
     Raises:
         NotFoundError: nothing is indexed.
     """
-    from llmforge.serve.rag import RELATIVE_FLOOR, build_messages
+    from llmforge.inference.rag import RELATIVE_FLOOR, build_messages
     from llmforge.structure.search import search
 
     try:
@@ -278,7 +278,7 @@ def _stop_ids(model: Any, tokenizer: Any) -> list[int]:
 
 def _prompt(tokenizer: Any, architecture: str, turns: list[dict[str, str]]) -> str:
     """The text before the model's reply, rendered as training rendered it."""
-    from llmforge.train.recipe import render_chat
+    from llmforge.inference.chat_format import render_chat
 
     prompt, _ = render_chat(tokenizer, architecture, [*turns, {"role": "assistant", "content": ""}])
     return prompt or tokenizer.apply_chat_template(turns, tokenize=False, add_generation_prompt=True)

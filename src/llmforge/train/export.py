@@ -53,9 +53,9 @@ from typing import Any
 
 from llmforge.errors import TrainError
 from llmforge.fileio import install_dir
-from llmforge.native import native_output
+from llmforge.inference.llama_log import capture_llama_log
 from llmforge.project import Project
-from llmforge.train.base import SAMPLE_SENTENCES, BaseModel, first_tokenizer_mismatch, resolve_base
+from llmforge.train.base import PreparedBase, SAMPLE_SENTENCES, first_tokenizer_mismatch, resolve_base
 
 WHEEL_CACHE_ENV = "LLMFORGE_WHEEL_CACHE"
 VERIFY_PROMPT = "The capital of France is Paris. The capital of Egypt is"
@@ -185,7 +185,7 @@ def _last_error_line(output: str) -> str:
 
 # --- the two kinds ----------------------------------------------------------------------------
 
-def export_adapter(adapter_dir: Path, base: BaseModel, out: Path, *, tools: Path, outtype: str = "f16") -> Path:
+def export_adapter(adapter_dir: Path, base: PreparedBase, out: Path, *, tools: Path, outtype: str = "f16") -> Path:
     """Convert a peft LoRA adapter into a GGUF adapter for ``base``'s GGUF; returns ``out``.
 
     Raises:
@@ -212,7 +212,7 @@ def _check_adapter(adapter_dir: Path) -> None:
         raise TrainError(f"{adapter_dir} is not a plain LoRA adapter ({what}): llama.cpp cannot apply it as trained")
 
 
-def export_merged(adapter_dir: Path, base: BaseModel, out: Path, *, tools: Path, outtype: str = "f16") -> Path:
+def export_merged(adapter_dir: Path, base: PreparedBase, out: Path, *, tools: Path, outtype: str = "f16") -> Path:
     """Merge the adapter into the base weights and convert the result into one float GGUF.
 
     A base that came from a GGUF keeps that GGUF's tokenizer metadata; a directory base has its
@@ -271,7 +271,7 @@ def quantize_gguf(source: Path, out: Path, quantization: str) -> Path:
     params = llama_cpp.llama_model_quantize_default_params()
     params.ftype = QUANTIZATIONS[quantization]
     params.nthread = os.cpu_count() or 1
-    with native_output() as output:
+    with capture_llama_log() as output:
         failed = llama_cpp.llama_model_quantize(str(source).encode(), str(out).encode(), params) != 0
     if failed:
         out.unlink(missing_ok=True)
@@ -281,7 +281,7 @@ def quantize_gguf(source: Path, out: Path, quantization: str) -> Path:
 
 
 def _import_llama_cpp() -> Any:
-    from llmforge.serve.runtime import set_omp_wait_policy
+    from llmforge.inference.runtime import set_omp_wait_policy
 
     set_omp_wait_policy("auto")  # only effective before the first import; spinning threads crawl on a busy host
     import llama_cpp
@@ -379,7 +379,7 @@ def verify_quantized(quantized: Path, reference_gguf: Path, *, prompt: str = VER
 def _load_llama(gguf: Path, lora: Path | None) -> Any:
     llama_cpp = _import_llama_cpp()
     try:
-        with native_output():
+        with capture_llama_log():
             return llama_cpp.Llama(model_path=str(gguf), lora_path=str(lora) if lora else None, n_ctx=VERIFY_CONTEXT,
                                    n_threads=os.cpu_count() or 1, logits_all=True, verbose=False)
     except (ValueError, RuntimeError) as exc:
@@ -474,13 +474,13 @@ def export_version(project: Project, ref: str, *, kind: str = "adapter", quantiz
             "bytes": path.stat().st_size, "verified": verified}
 
 
-def _base_of(project: Project, record: dict[str, Any]) -> BaseModel:
+def _base_of(project: Project, record: dict[str, Any]) -> PreparedBase:
     """The version's base as recorded, re-created from its spec when the dequantised copy is gone."""
     from llmforge import registry
 
     hf_dir, gguf = registry.recorded_path(project, record.get("hf_dir")), registry.recorded_path(project, record.get("gguf"))
     if hf_dir and (hf_dir / "config.json").is_file() and (gguf is None or gguf.is_file()):
-        return BaseModel(str(record["spec"]), hf_dir, gguf, str(record["sha256"]), str(record["architecture"]))
+        return PreparedBase(str(record["spec"]), hf_dir, gguf, str(record["sha256"]), str(record["architecture"]))
     base = resolve_base(project, str(record["spec"]))
     if base.sha256 != record.get("sha256"):
         raise TrainError(f"the base model {record['spec']} has changed since this version was trained "
@@ -488,7 +488,7 @@ def _base_of(project: Project, record: dict[str, Any]) -> BaseModel:
     return base
 
 
-def _export_adapter_file(adapter_dir: Path, base: BaseModel, folder: Path, tools: Path) -> tuple[str, dict[str, Any]]:
+def _export_adapter_file(adapter_dir: Path, base: PreparedBase, folder: Path, tools: Path) -> tuple[str, dict[str, Any]]:
     if base.gguf is None:
         raise TrainError(f"an adapter GGUF applies over a GGUF base, and this version's base {base.spec} is a "
                          "Hugging Face directory: export it merged instead")
@@ -504,7 +504,7 @@ def _export_adapter_file(adapter_dir: Path, base: BaseModel, folder: Path, tools
     return name, verified
 
 
-def _export_merged_file(adapter_dir: Path, base: BaseModel, folder: Path, tools: Path,
+def _export_merged_file(adapter_dir: Path, base: PreparedBase, folder: Path, tools: Path,
                         quantization: str) -> tuple[str, dict[str, Any]]:
     if quantization not in (*FLOAT_TYPES, *QUANTIZATIONS):
         raise TrainError(f"unknown quantization {quantization!r} (known: {', '.join([*FLOAT_TYPES, *QUANTIZATIONS])})")

@@ -15,14 +15,14 @@ import os
 import resource
 import shutil
 import time
-from collections.abc import Callable, Sequence as Seq
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from llmforge.errors import TrainError
 from llmforge.locks import pid_alive
-from llmforge.train.recipe import Recipe, Sequence, collate, encode_rows, pad_token_id
+from llmforge.train.recipe import Recipe, TokenSequence, collate, encode_rows, pad_token_id
 
 KEEP_CHECKPOINTS = 2
 EVAL_MAX_SEQUENCES = 256
@@ -60,7 +60,7 @@ class Outcome:
         return {**asdict(self), "tokens_per_s": round(self.tokens_per_s, 1)}
 
 
-def micro_batches(sequences: list[Sequence], batch_size: int, seed: int, epoch: int) -> list[list[int]]:
+def micro_batches(sequences: list[TokenSequence], batch_size: int, seed: int, epoch: int) -> list[list[int]]:
     """Indices of each micro-batch of one epoch, in a shuffled order fixed by (seed, epoch)."""
     import torch
 
@@ -91,7 +91,7 @@ def device_of(model: Any) -> Any:
     return next(model.parameters()).device
 
 
-def mean_loss(model: Any, sequences: Seq[Sequence], batch_size: int, pad_id: int) -> float:
+def mean_loss(model: Any, sequences: Sequence[TokenSequence], batch_size: int, pad_id: int) -> float:
     """Mean next-token loss over the label tokens of ``sequences`` (no gradients)."""
     import torch
 
@@ -183,12 +183,12 @@ class Checkpoints:
         return json.loads((path / "state.json").read_text())
 
 
-def train_lora(model: Any, tokenizer: Any, architecture: str, train_rows: Seq[dict[str, Any]],
-               eval_rows: Seq[dict[str, Any]], recipe: Recipe, run_dir: Path, *,
+def train_lora(model: Any, tokenizer: Any, architecture: str, train_rows: Sequence[dict[str, Any]],
+               eval_rows: Sequence[dict[str, Any]], recipe: Recipe, run_dir: Path, *,
                on_step: Callable[[StepInfo], None] | None = None,
                should_stop: Callable[[], bool] = lambda: False,
                on_checkpoint: Callable[[int], None] | None = None,
-               encoded: tuple[list[Sequence], list[Sequence]] | None = None) -> Outcome:
+               encoded: tuple[list[TokenSequence], list[TokenSequence]] | None = None) -> Outcome:
     """Train the LoRA weights of ``model`` (a peft model) and measure held-out loss before and after.
 
     Resumes from the newest checkpoint in ``run_dir`` when there is one. Returns with

@@ -10,11 +10,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
-IGNORE = -100   # label of tokens that carry no loss (prompts, padding)
+from llmforge.inference.chat_format import render_chat
 
-# llama-cpp-python's formatter function for each fallback chat format (see serve.runtime).
-FALLBACK_FORMATTERS = {"gemma": "format_gemma", "llama-2": "format_llama2", "qwen": "format_qwen",
-                       "mistral-instruct": "format_mistral_instruct", "chatml": "format_chatml"}
+IGNORE = -100   # label of tokens that carry no loss (prompts, padding)
 
 
 @dataclass(frozen=True)
@@ -62,7 +60,7 @@ class Recipe:
 
 
 @dataclass
-class Sequence:
+class TokenSequence:
     input_ids: list[int]
     labels: list[int]
 
@@ -71,31 +69,7 @@ class Sequence:
         return sum(1 for label in self.labels[1:] if label != IGNORE)
 
 
-def render_chat(tokenizer: Any, architecture: str, messages: list[dict[str, str]]) -> tuple[str, str]:
-    """(prompt, completion): everything up to the last assistant turn, and that turn.
-
-    With the tokenizer's chat template where the model has one; otherwise with the very
-    formatter llama-cpp-python falls back to when it serves this architecture (``gemma`` for
-    Gemma 3 base), so the model learns the format it will be served with.
-    """
-    if getattr(tokenizer, "chat_template", None):
-        prompt = tokenizer.apply_chat_template(messages[:-1], tokenize=False, add_generation_prompt=True)
-        full = tokenizer.apply_chat_template(messages, tokenize=False)
-        if not full.startswith(prompt):   # a template that rewrites history; train on the whole text
-            return "", full
-        return prompt, full[len(prompt):]
-    from llama_cpp import llama_chat_format
-
-    from llmforge.serve.runtime import fallback_chat_format, fold_system
-
-    name = fallback_chat_format(architecture)
-    formatter = getattr(llama_chat_format, FALLBACK_FORMATTERS[name])
-    response = formatter(messages=fold_system(name, list(messages[:-1])))
-    stop = response.stop if isinstance(response.stop, str) else (response.stop or [None])[0]
-    return response.prompt, messages[-1]["content"] + (stop or tokenizer.eos_token or "")
-
-
-def encode_rows(tokenizer: Any, architecture: str, rows: Iterable[Mapping[str, Any]], seq_len: int) -> list[Sequence]:
+def encode_rows(tokenizer: Any, architecture: str, rows: Iterable[Mapping[str, Any]], seq_len: int) -> list[TokenSequence]:
     """Token sequences for training or evaluation.
 
     Text rows (continued pre-training) are joined with end-of-text tokens and cut into blocks of
@@ -104,7 +78,7 @@ def encode_rows(tokenizer: Any, architecture: str, rows: Iterable[Mapping[str, A
     """
     eos = tokenizer.eos_token_id
     stream: list[int] = []
-    sequences: list[Sequence] = []
+    sequences: list[TokenSequence] = []
     for row in rows:
         if row["kind"] == "text":
             stream.extend(_ids(tokenizer, row["text"], first=not stream))
@@ -117,11 +91,11 @@ def encode_rows(tokenizer: Any, architecture: str, rows: Iterable[Mapping[str, A
         ids = (prompt_ids + completion_ids)[:seq_len]
         labels = ([IGNORE] * len(prompt_ids) + completion_ids)[:seq_len]
         if any(label != IGNORE for label in labels[1:]):
-            sequences.append(Sequence(ids, labels))
+            sequences.append(TokenSequence(ids, labels))
     for start in range(0, len(stream), seq_len):
         block = stream[start:start + seq_len]
         if len(block) >= 8:   # a last scrap of a few tokens teaches nothing
-            sequences.append(Sequence(block, list(block)))
+            sequences.append(TokenSequence(block, list(block)))
     return sequences
 
 
@@ -135,7 +109,7 @@ def pad_token_id(tokenizer: Any) -> int:
     return tokenizer.pad_token_id if tokenizer.pad_token_id is not None else (tokenizer.eos_token_id or 0)
 
 
-def collate(batch: list[Sequence], pad_id: int) -> dict[str, Any]:
+def collate(batch: list[TokenSequence], pad_id: int) -> dict[str, Any]:
     """Right-padded tensors: input_ids, attention_mask and labels (padding carries no loss)."""
     import torch
 

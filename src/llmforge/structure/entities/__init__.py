@@ -29,7 +29,7 @@ from __future__ import annotations
 import re
 
 from llmforge.structure.entities import arabic, english, shapes
-from llmforge.structure.entities.document import CONFIDENCE, ENTITY_TYPES, Document, Entity, word_alternation
+from llmforge.structure.entities.document import CONFIDENCE, Document, ENTITY_TYPES, Entity, word_alternation
 
 __all__ = ["CONFIDENCE", "ENTITY_TYPES", "Entity", "extract_entities"]
 
@@ -47,7 +47,7 @@ def extract_entities(text: str, language: str | None = None) -> list[Entity]:
 
     Args:
         text: any text; offsets refer to it as given.
-        language: a hint as :func:`llmforge.ingest.normalize.detect_language` returns it ("en",
+        language: a hint as :func:`llmforge.text.language.detect_language` returns it ("en",
             "ar", "ar+en", "latn", "und") or None. The name rules of a script the hint leaves out
             are skipped ("en": no Arabic names); patterns with a shape always run.
     """

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from llmforge.serve import rag
+from llmforge.inference import rag
 from llmforge.structure.search import Hit
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from llmforge.errors import NotFoundError, UsageError
 from llmforge.project import Project
-from llmforge.serve.rag import AgentSettings
+from llmforge.inference.rag import AgentSettings
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 FIELDS = {f.name for f in dataclasses.fields(AgentSettings)}

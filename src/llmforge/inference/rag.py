@@ -33,8 +33,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from llmforge.project import Project
-from llmforge.serve.runtime import LlamaRuntime, get_runtime
-from llmforge.structure.analysis import query_language
+from llmforge.inference.runtime import LlamaRuntime, get_runtime
+from llmforge.text.language import query_language
 from llmforge.structure.search import Hit, search
 
 INSTRUCTIONS = {
@@ -117,8 +117,8 @@ FRAME_WORDS = frozenset(
 def content_words(text: str) -> set[str]:
     """The words of ``text`` that say what it is about: stemmed; stop words, question-frame words
     and short words dropped."""
-    from llmforge.ingest.normalize import ENGLISH_STOPWORDS
-    from llmforge.structure.analysis import arabic_keywords
+    from llmforge.text.stopwords import ENGLISH_STOPWORDS
+    from llmforge.text.keywords import arabic_keywords
 
     return {w for w in arabic_keywords(text).split()
             if w not in ENGLISH_STOPWORDS and w not in FRAME_WORDS and (len(w) > 2 or w.isdigit())}
@@ -126,7 +126,7 @@ def content_words(text: str) -> set[str]:
 
 def keyword_coverage(question: str, text: str) -> float:
     """Share of the question's content words (stemmed, stop words dropped) found in ``text``."""
-    from llmforge.structure.analysis import arabic_keywords
+    from llmforge.text.keywords import arabic_keywords
 
     words = content_words(question)
     if not words:

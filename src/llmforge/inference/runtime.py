@@ -27,35 +27,14 @@ from typing import TYPE_CHECKING, Any
 
 from llmforge.errors import BusyError, NotFoundError, UsageError
 from llmforge.fileio import MISSING, gguf_problem
-from llmforge.native import native_output
+from llmforge.inference.chat_format import fallback_chat_format, fold_system
+from llmforge.inference.llama_log import capture_llama_log
 from llmforge.project import Project
 
 if TYPE_CHECKING:
     from llmforge.registry import ModelVersion
 
 log = logging.getLogger(__name__)
-_FALLBACK_FORMATS = {"gemma3": "gemma", "gemma2": "gemma", "gemma": "gemma", "llama": "llama-2",
-                     "qwen2": "qwen", "mistral": "mistral-instruct"}
-_NO_SYSTEM_ROLE = {"gemma"}
-
-
-def fallback_chat_format(architecture: str) -> str:
-    """llama-cpp-python's chat format for a GGUF without a template (training uses the same)."""
-    return _FALLBACK_FORMATS.get(architecture, "chatml")
-
-
-def fold_system(chat_format: str | None, messages: list[dict[str, str]]) -> list[dict[str, str]]:
-    """Messages for ``chat_format``: system text goes into the first user turn where the format
-    has no system role (it would be dropped)."""
-    if chat_format not in _NO_SYSTEM_ROLE:
-        return messages
-    system = "\n\n".join(m["content"] for m in messages if m["role"] == "system")
-    rest = [dict(m) for m in messages if m["role"] != "system"]
-    if system and rest and rest[0]["role"] == "user":
-        rest[0]["content"] = f"{system}\n\n{rest[0]['content']}"
-    return rest
-
-
 def set_omp_wait_policy(policy: str) -> None:
     """Choose OpenMP's wait policy for llama.cpp; must run before ``llama_cpp`` is imported."""
     if "OMP_WAIT_POLICY" in os.environ:
@@ -126,7 +105,7 @@ class LlamaRuntime:
         self.path = path
         threads = options.threads or os.cpu_count() or 1
         # llama.cpp prints a line per adapted tensor when it applies a LoRA, whatever `verbose` says.
-        with native_output() if options.lora_path else nullcontext():
+        with capture_llama_log() if options.lora_path else nullcontext():
             self._llm = llama_cpp.Llama(model_path=str(path), n_ctx=options.n_ctx, n_threads=threads,
                                         lora_path=options.lora_path, verbose=False, logits_all=False)
         self.n_ctx = options.n_ctx

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from llmforge.errors import NotFoundError, UsageError
-from llmforge.serve.agents import agent_settings, create_agent, delete_agent, get_agent, list_agents, update_agent
+from llmforge.inference.agents import agent_settings, create_agent, delete_agent, get_agent, list_agents, update_agent
 
 
 def test_versions_and_settings(project) -> None:

