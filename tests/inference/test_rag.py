@@ -32,6 +32,12 @@ VALVES = [_hit("Valve V-17 was serviced in 2016 by the eastern team.", "valves",
     ("It costs .5 dollars [1].", "How much?", "It costs .5 dollars."),
     ("Source [1]: In 1987.\n\nQuestion: When was it built?\n\nAnswer: 1987", "When?", "In 1987."),
     ("المصدر [1]: عام 1987\n\nالسؤال: متى؟", "متى؟", "عام 1987"),
+    # labels evaluation's own cleaner knew before it gave way to this one
+    ("A: Paris [1].", "Where?", "Paris."),
+    ("ج: القاهرة", "أين؟", "القاهرة"),
+    ("الاجابة: القاهرة", "أين؟", "القاهرة"),
+    ("A dam was built.", "What?", "A dam was built."),      # "A" is a label only with a colon
+    ("", "When?", ""),
 ])
 def test_clean_reply_drops_what_the_model_echoed(reply: str, question: str, expected: str) -> None:
     assert rag.clean_reply(reply, question) == expected

@@ -18,7 +18,7 @@ pytest.importorskip("torch")
 pytest.importorskip("peft")
 
 from llmforge import registry  # noqa: E402
-from llmforge.errors import TrainError  # noqa: E402
+from llmforge.errors import TrainError, UsageError  # noqa: E402
 from llmforge.project import Project  # noqa: E402
 from llmforge.settings import write_setting  # noqa: E402
 from llmforge.train.base import PreparedBase, resolve_base  # noqa: E402
@@ -149,6 +149,18 @@ def test_a_directory_base_is_merged_with_its_own_tokenizer(tiny: SimpleNamespace
 def test_unknown_quantizations_are_refused(tiny: SimpleNamespace, tmp_path: Path) -> None:
     with pytest.raises(TrainError, match="unknown quantization 'q3_x'"):
         quantize_gguf(tiny.gguf, tmp_path / "x.gguf", "q3_x")
+
+
+@pytest.mark.parametrize(("kind", "quantization", "message"), [
+    ("adapter", "q4_k_m", "merged export only"),
+    ("adapter", "f16", "merged export only"),       # even the adapter's own type: asked for, not ignored
+    ("lora", None, "unknown export kind 'lora'"),
+    ("merged", "q3_x", "unknown quantization 'q3_x'"),
+])
+def test_export_version_refuses_bad_options_before_any_work(project: Project, kind: str, quantization: str | None,
+                                                            message: str) -> None:
+    with pytest.raises(UsageError, match=message):   # no such version either: the options are checked first
+        export_version(project, "nothing@v1", kind=kind, quantization=quantization)
 
 
 # --- a repository version ----------------------------------------------------------------------

@@ -229,7 +229,7 @@ def test_resume_refuses_a_rebuilt_dataset_and_parents_need_the_same_base(kb: Pro
 
 def test_an_adapter_export_takes_no_quantization(kb: Project, cli) -> None:
     result = cli("models", "export", "ops@v1", "-p", kb.root, "--quantization", "q4_k_m")
-    assert result.exit_code == 2 and "--kind merged only" in result.stderr
+    assert result.exit_code == 2 and "merged export only" in result.stderr
 
 
 def test_a_run_registered_before_a_crash_is_not_registered_twice(kb: Project) -> None:

@@ -91,4 +91,8 @@ def test_export_calls_the_exporter_and_renders_its_result(project: Project, mode
     monkeypatch.setitem(sys.modules, "llmforge.train.export", types.SimpleNamespace(export_version=export_version))
     result = as_json(models_cli("models", "export", "ops@v1", "--kind", "merged", "--quantization", "f16", "--json"))
     assert result["path"] == "gguf/merged-f16.gguf" and calls == [("ops@v1", "merged", "f16")]
-    assert models_cli("models", "export", "ops@v1", "--kind", "lora").exit_code == 2
+
+
+def test_export_refuses_an_unknown_kind(project: Project, models_cli) -> None:
+    result = models_cli("models", "export", "ops@v1", "--kind", "lora")
+    assert result.exit_code == 2 and "unknown export kind 'lora'" in result.stderr

@@ -154,13 +154,9 @@ def export(ref: Ref,
                show_default=False)] = None,
            project: ProjectOption = None, as_json: JsonOption = False) -> None:
     """Export a version as GGUF for llama.cpp, so `llmforge serve` can load it."""
-    if kind not in ("adapter", "merged"):
-        raise UsageError(f"--kind must be adapter or merged, not {kind!r}")
-    if kind == "adapter" and quantization is not None:
-        raise UsageError("--quantization applies to --kind merged only (an adapter is exported as f16)")
     from llmforge.train.export import export_version
 
-    result = export_version(open_project(project), ref, kind=kind, quantization=quantization or "q8_0")
+    result = export_version(open_project(project), ref, kind=kind, quantization=quantization)
 
     def render() -> None:
         for key, value in result.items():

@@ -48,8 +48,9 @@ WAY_OUT = {
 NOT_FOUND = {"en": "I could not find this in the documents.", "ar": "لم أجد هذا في الوثائق."}
 RELATIVE_FLOOR = 0.3  # passages scoring under this share of the best one only distract a small model
 _CITATION = re.compile(r"\[(\d{1,2})\]")
-_ECHOED_LABEL = re.compile(r"^\s*(?:(?:source|المصدر)\s*\[?\d{0,2}\]?|answer|الإجابة|الجواب)\s*(?:[:：]\s*|[.\s]*$)",
-                           re.IGNORECASE)
+# "Answer:", "Source [2]:", "A:", "ج:" ... before the reply; the one-letter labels only with a colon
+_ECHOED_LABEL = re.compile(r"^\s*(?:(?:(?:source|المصدر)\s*\[?\d{0,2}\]?|answer|الإجابة|الاجابة|الجواب)\s*(?:[:：]\s*|[.\s]*$)"
+                           r"|(?:a|ج)\s*[:：]\s*)", re.IGNORECASE)
 _NEXT_QUESTION = re.compile(r"\n\s*(?:question|السؤال)\s*[:：]", re.IGNORECASE)   # the model writing the prompt on
 _BARE_POINTER = re.compile(r"^\s*(?:source|المصدر)?\s*\[(\d{1,2})\][\s.:]*$", re.IGNORECASE)
 _SPACE_BEFORE_MARK = re.compile(r"\s+(?=[.,،؛!?؟](?:\s|$))")  # left by a removed [n]; not ".5"

@@ -22,7 +22,6 @@ model and 50 pairs, several minutes. ``max_qa=0`` measures perplexity only.
 
 from __future__ import annotations
 
-import re
 import time
 import unicodedata
 import warnings
@@ -36,8 +35,8 @@ from typing import Any
 
 from llmforge import registry
 from llmforge.errors import LlmforgeError, NotFoundError, TrainError, UsageError
-from llmforge.text.normalize import search_form
 from llmforge.project import Project
+from llmforge.text.normalize import search_form
 
 MAX_NEW_TOKENS = 48
 RETRIEVAL_K = 3
@@ -46,8 +45,6 @@ SCORES = ("exact_match", "f1", "contains")
 ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
 STOP_TOKENS = ("<|im_end|>", "<|endoftext|>", "<end_of_turn>", "<|eot_id|>")
 _ENGLISH_ARTICLES = frozenset({"a", "an", "the"})
-_CITATION = re.compile(r"\[\d{1,2}\]")
-_ANSWER_LABEL = re.compile(r"^\s*(?:answer|a|الإجابة|الاجابة|الجواب|ج)\s*[:：]\s*", re.IGNORECASE)
 
 Progress = Callable[[int, int], None]
 
@@ -284,18 +281,14 @@ def _prompt(tokenizer: Any, architecture: str, turns: list[dict[str, str]]) -> s
     return prompt or tokenizer.apply_chat_template(turns, tokenize=False, add_generation_prompt=True)
 
 
-def clean_answer(text: str) -> str:
-    """The first line of a reply, without an echoed "Answer:" label or [n] citation markers."""
-    line = next((line for line in text.strip().splitlines() if line.strip()), "")
-    return _CITATION.sub("", _ANSWER_LABEL.sub("", line)).strip()
-
-
 def generate_answer(model: Any, tokenizer: Any, architecture: str, turns: list[dict[str, str]],
-                    max_new_tokens: int = MAX_NEW_TOKENS, stop_ids: list[int] | None = None) -> str:
-    """A greedy reply to ``turns`` (short: an answer, not an essay)."""
+                    max_new_tokens: int = MAX_NEW_TOKENS, stop_ids: list[int] | None = None, question: str = "") -> str:
+    """A greedy reply to ``turns`` (short: an answer, not an essay), cleaned as the service cleans
+    its answers (:func:`llmforge.inference.rag.clean_reply`), so it is scored the way it is served."""
     import torch
     from transformers import GenerationConfig
 
+    from llmforge.inference.rag import clean_reply
     from llmforge.train.loop import device_of
     from llmforge.train.recipe import pad_token_id
 
@@ -305,7 +298,7 @@ def generate_answer(model: Any, tokenizer: Any, architecture: str, turns: list[d
                               pad_token_id=pad_token_id(tokenizer))
     with torch.no_grad():
         out = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), generation_config=config)
-    return clean_answer(tokenizer.decode(out[0, ids.shape[1]:], skip_special_tokens=True))
+    return clean_reply(tokenizer.decode(out[0, ids.shape[1]:], skip_special_tokens=True), question)
 
 
 def qa_accuracy(model: Any, tokenizer: Any, architecture: str, pairs: list[QAPair],
@@ -317,7 +310,8 @@ def qa_accuracy(model: Any, tokenizer: Any, architecture: str, pairs: list[QAPai
         prompts = {"no_context": pair.turns, "retrieval": pair.with_passages}
         for setting, turns in prompts.items():
             if turns is not None:
-                reply = generate_answer(model, tokenizer, architecture, turns, stop_ids=stop_ids)
+                reply = generate_answer(model, tokenizer, architecture, turns, stop_ids=stop_ids,
+                                        question=pair.question)
                 totals[setting].update(score_answer(reply, pair.answer))
         tick()
     counts = {"no_context": len(pairs), "retrieval": sum(p.with_passages is not None for p in pairs)}

@@ -51,7 +51,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from llmforge.errors import TrainError
+from llmforge.errors import TrainError, UsageError
 from llmforge.fileio import install_dir
 from llmforge.inference.llama_log import capture_llama_log
 from llmforge.project import Project
@@ -60,7 +60,9 @@ from llmforge.train.base import PreparedBase, SAMPLE_SENTENCES, first_tokenizer_
 WHEEL_CACHE_ENV = "LLMFORGE_WHEEL_CACHE"
 VERIFY_PROMPT = "The capital of France is Paris. The capital of Egypt is"
 QUANTIZATIONS = {"q8_0": 7, "q4_k_m": 15}  # llama_ftype values (llama.h), applied after an f16 conversion
+EXPORT_KINDS = ("adapter", "merged")
 FLOAT_TYPES = ("f16", "f32")
+MERGED_TYPES = (*QUANTIZATIONS, *FLOAT_TYPES)   # what a merged export may be; an adapter is f16
 Continuation = tuple[list[int], list[int], Any]   # prompt ids, greedy ids, logits (see _llama_continuation)
 TOP_K = 5
 EFFECT_TOLERANCE = 0.35  # measured: 0.12 for a correct adapter over Q4_K_M; 1.0 when it is ignored
@@ -439,21 +441,23 @@ def _reference_logits(reference_dir: Path, adapter_dir: Path | None, sequence: l
 
 # --- a repository version ---------------------------------------------------------------------
 
-def export_version(project: Project, ref: str, *, kind: str = "adapter", quantization: str = "q8_0") -> dict[str, Any]:
+def export_version(project: Project, ref: str, *, kind: str = "adapter",
+                   quantization: str | None = None) -> dict[str, Any]:
     """Export a model version to GGUF, verify it, and record it in the version's manifest.
 
     Args:
         kind: ``adapter`` (over the base GGUF) or ``merged`` (one self-contained GGUF).
-        quantization: for ``merged``: ``q8_0``, ``q4_k_m``, ``f16`` or ``f32``.
+        quantization: for ``merged`` only: ``q8_0`` (the default), ``q4_k_m``, ``f16`` or ``f32``.
+            An adapter is always f16: asking for another type is refused, not ignored.
     Returns:
         ``{"kind", "path", "sha256", "bytes", "verified"}``.
     Raises:
+        UsageError: an unknown kind or quantization, or a quantization for an adapter.
         TrainError: the export failed or did not verify (nothing is kept then).
     """
     from llmforge import registry
 
-    if kind not in ("adapter", "merged"):
-        raise TrainError(f"unknown export kind {kind!r}: adapter or merged")
+    quantization = _checked_export(kind, quantization)
     version = registry.get_version(project, ref)
     if not isinstance(version.manifest.get("base"), dict) or not version.manifest["base"].get("spec"):
         raise TrainError(f"the manifest of {version.ref} does not say which base model it was trained on "
@@ -472,6 +476,17 @@ def export_version(project: Project, ref: str, *, kind: str = "adapter", quantiz
                                                                   "verified": {relative: verified}}})
     return {"kind": kind, "path": str(path), "sha256": updated.manifest["files"][relative],
             "bytes": path.stat().st_size, "verified": verified}
+
+
+def _checked_export(kind: str, quantization: str | None) -> str:
+    """The quantization a valid ``kind`` + ``quantization`` pair exports with (default ``q8_0``)."""
+    if kind not in EXPORT_KINDS:
+        raise UsageError(f"unknown export kind {kind!r}: {' or '.join(EXPORT_KINDS)}")
+    if kind == "adapter" and quantization is not None:
+        raise UsageError("a quantization applies to a merged export only (an adapter is exported as f16)")
+    if quantization is not None and quantization not in MERGED_TYPES:
+        raise UsageError(f"unknown quantization {quantization!r} (known: {', '.join(MERGED_TYPES)})")
+    return quantization or "q8_0"
 
 
 def _base_of(project: Project, record: dict[str, Any]) -> PreparedBase:
