@@ -205,7 +205,7 @@ def _gguf(path: Path) -> Path:
 
 
 def test_serving_files_and_runtime_resolution(project: Project) -> None:
-    from llmforge.inference.runtime import resolve_model, resolve_model_files
+    from llmforge.inference.runtime import resolve_model_files
 
     base = _gguf(project.path("models") / "base" / "tiny.gguf")
     version = add_version(project)
@@ -220,16 +220,16 @@ def test_serving_files_and_runtime_resolution(project: Project) -> None:
     _gguf(version.path / "gguf" / "merged.gguf")
     registry.update_manifest(project, "ops@v1", {"exports": {"merged_gguf": "gguf/merged.gguf"}})
     assert resolve_model_files(project, "ops") == (version.path / "gguf" / "merged.gguf", None)
-    assert resolve_model(project, "ops@1") == version.path / "gguf" / "merged.gguf"
+    assert resolve_model_files(project, "ops@1")[0] == version.path / "gguf" / "merged.gguf"
     with pytest.raises(NotFoundError, match="unknown model 'gpt-17'.*trained model: ops"):
-        resolve_model(project, "gpt-17")
+        resolve_model_files(project, "gpt-17")
     add_version(project)   # a newer version, trained but not exported: serving keeps to v1
     assert resolve_model_files(project, "ops") == (version.path / "gguf" / "merged.gguf", None)
     with pytest.raises(NotFoundError, match="ops@v2 has no GGUF export"):
         resolve_model_files(project, "ops@v2")
     (version.path / "gguf" / "merged.gguf").write_bytes(b"junk")
     with pytest.raises(UsageError, match="not a GGUF"):
-        resolve_model(project, "ops")
+        resolve_model_files(project, "ops")
 
 
 def test_get_runtime_loads_the_promoted_version_with_its_adapter(project: Project,

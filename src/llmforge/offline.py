@@ -124,6 +124,3 @@ def allow_outbound_connections() -> None:
     socket.gethostbyname_ex = _originals.pop("gethostbyname_ex")  # type: ignore[assignment]
     socket.socket.sendto = _originals.pop("sendto")  # type: ignore[method-assign]
 
-
-def guard_active() -> bool:
-    return bool(_originals)

@@ -16,7 +16,7 @@ from llmforge.errors import NotFoundError, UsageError  # noqa: E402
 from llmforge.ingest.pipeline import ingest_paths  # noqa: E402
 from llmforge.packaged import PACKAGED, PackagedModel, assemble, register_packaged  # noqa: E402
 from llmforge.inference.rag import ask  # noqa: E402
-from llmforge.inference.runtime import resolve_model  # noqa: E402
+from llmforge.inference.runtime import resolve_model_files  # noqa: E402
 from llmforge.structure.pipeline import structure_project  # noqa: E402
 
 pytestmark = pytest.mark.slow
@@ -43,11 +43,11 @@ def test_packaged_models_assemble_and_are_pinned(models_dir: Path) -> None:
 
 def test_model_resolution_errors(project, tmp_path: Path) -> None:
     with pytest.raises(NotFoundError, match="unknown model"):
-        resolve_model(project, "gpt-17")
+        resolve_model_files(project, "gpt-17")
     fake = tmp_path / "fake.gguf"
     fake.write_bytes(b"not a model at all")
     with pytest.raises(UsageError, match="not a GGUF"):
-        resolve_model(project, str(fake))
+        resolve_model_files(project, str(fake))
 
 
 @pytest.fixture(scope="module")

@@ -5,8 +5,12 @@ import unicodedata
 import pytest
 
 from llmforge.text.language import detect_language
-from llmforge.text.normalize import (extraction_score, looks_visual_order, normalize_text, search_form, text_quality,
-                                     visual_to_logical)
+from llmforge.text.normalize import assess, looks_visual_order, normalize_text, search_form, visual_to_logical
+
+
+def quality(text: str) -> float:
+    return assess(text).quality
+
 
 ARABIC = "العربية لغة جميلة، والكتابة بها من اليمين إلى اليسار."
 
@@ -73,18 +77,18 @@ def test_detect_language(text: str, expected: str) -> None:
 
 
 def test_quality_flags_extraction_garbage() -> None:
-    assert text_quality("A normal sentence of English words.") > 0.8
-    assert text_quality("(cid:12)(cid:4)(cid:77)(cid:3) (cid:9)") < 0.5
-    assert text_quality("\ue001\ue002\ue003\ue004 \ue005") < 0.5
-    assert text_quality("Ã©tÃ© Ã  la plage Ã©tÃ©") < text_quality("été à la plage été")
-    assert text_quality("") == 0.0
-    assert text_quality("%%% ### 123 *** ||| ...") < 0.5
+    assert quality("A normal sentence of English words.") > 0.8
+    assert quality("(cid:12)(cid:4)(cid:77)(cid:3) (cid:9)") < 0.5
+    assert quality("\ue001\ue002\ue003\ue004 \ue005") < 0.5
+    assert quality("Ã©tÃ© Ã  la plage Ã©tÃ©") < quality("été à la plage été")
+    assert quality("") == 0.0
+    assert quality("%%% ### 123 *** ||| ...") < 0.5
 
 
 def test_extraction_score_prefers_clean_arabic() -> None:
     good = "حَبيبي habibi حَبيبي"
     broken = " يبيبَح˴ ϲΒϴΒhabibi يبيبَح"
-    assert extraction_score(good) > extraction_score(broken)
+    assert assess(good).score > assess(broken).score
 
 
 def test_lone_surrogates_are_dropped() -> None:

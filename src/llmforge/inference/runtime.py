@@ -46,11 +46,6 @@ def set_omp_wait_policy(policy: str) -> None:
         os.environ["OMP_WAIT_POLICY"] = policy.upper()
 
 
-def resolve_model(project: Project, name: str) -> Path:
-    """The GGUF to load for ``name`` (see :func:`resolve_model_files`, which adds the LoRA)."""
-    return resolve_model_files(project, name)[0]
-
-
 def resolve_model_files(project: Project, name: str) -> tuple[Path, Path | None]:
     """The GGUF to load for ``name`` and the LoRA GGUF to apply over it, if any.
 

@@ -169,7 +169,7 @@ _LATIN1_SPACE = bytes(b for b in range(256) if chr(b).isspace())
 @dataclass(frozen=True)
 class Assessment:
     letters: int
-    quality: float   # 0..1, see text_quality
+    quality: float   # 0..1, see assess
     score: float     # quality less the share of words that betray a broken extraction
 
 
@@ -215,15 +215,6 @@ def _quality(letters: int, visible: int, bad: int) -> float:
         return 0.0
     return max(0.0, min(1.0, letters / visible * 1.25) - bad / visible)
 
-
-def text_quality(text: str) -> float:
-    """0..1: see :func:`assess`."""
-    return assess(text).quality
-
-
-def extraction_score(text: str) -> float:
-    """:func:`text_quality` less the share of words that betray a broken extraction."""
-    return assess(text).score
 
 
 def count_letters(text: str) -> int:

@@ -61,12 +61,10 @@ class Recipe:
 
 @dataclass
 class TokenSequence:
+    """One training or evaluation sequence: token ids and their labels (IGNORE where no loss)."""
+
     input_ids: list[int]
     labels: list[int]
-
-    @property
-    def trained_tokens(self) -> int:
-        return sum(1 for label in self.labels[1:] if label != IGNORE)
 
 
 def encode_rows(tokenizer: Any, architecture: str, rows: Iterable[Mapping[str, Any]], seq_len: int) -> list[TokenSequence]:
