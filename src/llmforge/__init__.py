@@ -1,7 +1,18 @@
 """llmforge: offline documents → knowledge base → fine-tuned local model → secure QA service.
 
-The public API is imported lazily (PEP 562), so ``import llmforge`` is cheap and the CLI starts
-fast; ``from llmforge import init_project`` works as usual.
+The public Python API: the calls the CLI and the HTTP routes make, importable for scripts and
+notebooks (README, "Python API")::
+
+    import llmforge
+
+    project = llmforge.init_project("kb")            # or llmforge.find_project("kb")
+    llmforge.ingest_paths(project, ["reports/"], recursive=True)
+    llmforge.structure_project(project)
+    hits = llmforge.search(project, "how often is chlorine checked?", k=3)
+    answer = llmforge.ask(project, "how often is chlorine checked?")
+
+Names are imported lazily (PEP 562), so ``import llmforge`` is cheap and the CLI starts fast.
+``__all__`` is exactly this list; tests/test_public_api.py holds a written copy of it.
 """
 
 from __future__ import annotations
@@ -11,46 +22,47 @@ from typing import Any
 
 from llmforge._version import __version__
 
-_EXPORTS = {
-    "Project": "llmforge.project",
-    "init_project": "llmforge.project",
-    "find_project": "llmforge.project",
-    "Setting": "llmforge.settings",
-    "SETTINGS": "llmforge.settings",
-    "load_settings": "llmforge.settings",
-    "BlobStore": "llmforge.blobs",
-    "run_checks": "llmforge.doctor",
-    "project_status": "llmforge.status",
-    "LlmforgeError": "llmforge.errors",
-    "UsageError": "llmforge.errors",
-    "ProjectError": "llmforge.errors",
-    "ConfigError": "llmforge.errors",
-    "LockError": "llmforge.errors",
-    "CatalogError": "llmforge.errors",
-    "CatalogLockedError": "llmforge.errors",
-    "NotFoundError": "llmforge.errors",
-    "BlobError": "llmforge.errors",
-    "ingest_paths": "llmforge.ingest.pipeline",
-    "IngestReport": "llmforge.ingest.pipeline",
-    "list_documents": "llmforge.documents",
-    "show_document": "llmforge.documents",
-    "delete_document": "llmforge.documents",
-    "IntegrityError": "llmforge.errors",
-    "IngestError": "llmforge.errors",
-    "TrainError": "llmforge.errors",
-    "structure_project": "llmforge.structure.pipeline",
-    "search": "llmforge.structure.search",
-    "ask": "llmforge.inference.rag",
-    "build_dataset": "llmforge.train.data",
-    "DatasetInfo": "llmforge.train.data",
-    "resolve_base": "llmforge.train.base",
-    "Recipe": "llmforge.train.recipe",
-    "train_lora": "llmforge.train.loop",
-    "ModelVersion": "llmforge.registry",
-    "get_version": "llmforge.registry",
-    "list_versions": "llmforge.registry",
-    "promote": "llmforge.registry",
-    "lineage": "llmforge.registry",
+# public name -> (module, attribute in that module)
+_EXPORTS: dict[str, tuple[str, str]] = {
+    # project, settings, health
+    **{name: ("llmforge.project", name) for name in ("Project", "init_project", "find_project")},
+    **{name: ("llmforge.settings", name) for name in ("Setting", "SETTINGS", "load_settings", "write_setting")},
+    "project_status": ("llmforge.status", "project_status"),
+    "run_checks": ("llmforge.doctor", "run_checks"),
+    "BlobStore": ("llmforge.blobs", "BlobStore"),
+    # ingestion and documents
+    **{name: ("llmforge.ingest.pipeline", name) for name in ("ingest_paths", "IngestReport")},
+    **{name: ("llmforge.documents", name) for name in ("list_documents", "show_document", "delete_document")},
+    # structuring and search
+    "structure_project": ("llmforge.structure.pipeline", "structure_project"),
+    **{name: ("llmforge.structure.search", name) for name in ("search", "SearchResult", "Hit")},
+    "list_entities": ("llmforge.structure.queries", "list_entities"),
+    # answers and agents
+    **{name: ("llmforge.inference.rag", name) for name in ("ask", "Answer", "AgentSettings")},
+    **{name: ("llmforge.inference.agents", name)
+       for name in ("agent_settings", "create_agent", "update_agent", "get_agent", "list_agents", "delete_agent")},
+    # training, evaluation, export
+    **{name: ("llmforge.train.data", name) for name in ("build_dataset", "list_datasets", "DatasetInfo")},
+    "Recipe": ("llmforge.train.recipe", "Recipe"),
+    "resolve_base": ("llmforge.train.base", "resolve_base"),
+    "train_lora": ("llmforge.train.loop", "train_lora"),
+    "submit_training": ("llmforge.train.jobs", "submit"),
+    "run_training": ("llmforge.train.jobs", "run"),
+    "cancel_training": ("llmforge.train.jobs", "cancel"),
+    "evaluate_version": ("llmforge.train.evaluate", "evaluate_version"),
+    "export_version": ("llmforge.train.export", "export_version"),
+    # the model repository
+    **{name: ("llmforge.registry", name)
+       for name in ("ModelVersion", "get_version", "list_versions", "promote", "lineage")},
+    # jobs of every kind
+    **{name: ("llmforge.jobs", name) for name in ("get_job", "list_jobs")},
+    # the HTTP service
+    "create_app": ("llmforge.serve.app", "create_app"),
+    # errors (llmforge.errors draws the tree)
+    **{name: ("llmforge.errors", name)
+       for name in ("LlmforgeError", "UsageError", "ProjectError", "ConfigError", "LockError", "CatalogError",
+                    "CatalogLockedError", "NotFoundError", "BlobError", "IntegrityError", "IngestError",
+                    "TrainError", "BusyError")},
 }
 
 __all__ = ["__version__", *_EXPORTS]
@@ -59,7 +71,8 @@ __all__ = ["__version__", *_EXPORTS]
 def __getattr__(name: str) -> Any:
     if name not in _EXPORTS:
         raise AttributeError(f"module 'llmforge' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    module, attribute = _EXPORTS[name]
+    value = getattr(importlib.import_module(module), attribute)
     globals()[name] = value
     return value
 
