@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -67,3 +68,36 @@ def test_lock_is_released_after_an_error(tmp_path: Path) -> None:
             raise RuntimeError("boom")
     with writer_lock(lock, "ingest", wait=0):
         pass
+
+
+def test_the_writer_lock_nests_within_one_thread(tmp_path: Path) -> None:
+    """A library function that takes the lock itself can run under a command that holds it."""
+    lock = tmp_path / ".writer.lock"
+    with writer_lock(lock, "ingest", wait=0):
+        with writer_lock(tmp_path / "." / ".writer.lock", "structure", wait=0):   # the same file, spelt otherwise
+            assert json.loads(lock.read_text())["command"] == "ingest"   # the outer holder is still named
+        assert _refused_elsewhere(lock)   # leaving the inner block let nothing go
+    assert not _refused_elsewhere(lock)
+
+
+def test_another_thread_is_kept_out_while_one_holds_the_lock(tmp_path: Path) -> None:
+    lock = tmp_path / ".writer.lock"
+    with writer_lock(lock, "ingest", wait=0):
+        assert _refused_elsewhere(lock)
+
+
+def _refused_elsewhere(lock: Path) -> bool:
+    """Whether another thread of this process is refused the lock (wait=0)."""
+    outcome: list[BaseException | None] = []
+
+    def take() -> None:
+        try:
+            with writer_lock(lock, "structure", wait=0):
+                outcome.append(None)
+        except LockError as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=take)
+    thread.start()
+    thread.join(10)
+    return isinstance(outcome[0], LockError) and "`llmforge ingest`" in str(outcome[0])

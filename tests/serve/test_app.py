@@ -117,7 +117,8 @@ def test_a_draining_runner_starts_no_job(kb) -> None:
     """After the stop signal (drain) a queued job is marked interrupted, never run, even while the
     server still finishes its in-flight requests."""
     from llmforge.errors import BusyError
-    from llmforge.serve.jobs import JobRunner, get_job
+    from llmforge.jobs import get_job
+    from llmforge.serve.jobs import JobRunner
 
     runner = JobRunner(kb)
     job_id, _ = runner.submit_upload([("notice.txt", b"The Hill Road reservoir reopens on Monday.")])
@@ -137,7 +138,8 @@ def test_a_draining_runner_starts_no_job(kb) -> None:
 
 
 def test_interrupted_job_is_resumed(kb, tmp_path: Path) -> None:
-    from llmforge.serve.jobs import JobRunner, get_job, interrupt_stale_jobs
+    from llmforge.jobs import get_job
+    from llmforge.serve.jobs import JobRunner, interrupt_stale_jobs
 
     runner = JobRunner(kb)  # not started: the job stays queued, as if the server had died
     job_id, _ = runner.submit_upload([("notice.txt", b"The Hill Road reservoir reopens on Monday.")])

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from llmforge.ingest.pipeline import ingest_paths
-from llmforge.serve.jobs import get_job
+from llmforge.jobs import get_job
 from llmforge.structure.pipeline import structure_project
 from tests.assets import rendered_text_image
 from tests.serve.live import free_port

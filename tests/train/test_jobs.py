@@ -15,6 +15,7 @@ pytest.importorskip("datasets")
 
 from llmforge import registry  # noqa: E402
 from llmforge.errors import TrainError, UsageError  # noqa: E402
+from llmforge.jobs import get_job, list_jobs, update_job  # noqa: E402
 from llmforge.project import Project  # noqa: E402
 from llmforge.settings import write_setting  # noqa: E402
 from llmforge.train import jobs  # noqa: E402
@@ -131,7 +132,7 @@ def test_a_killed_detached_run_resumes_from_its_checkpoint(kb: Project, cli) -> 
     checkpoints = jobs.run_dir(kb, job_id) / "checkpoints"
     _wait_for(lambda: any(checkpoints.glob("step-*")))
     os.killpg(pid, signal.SIGKILL)   # the worker leads its own session: nothing survives
-    _wait_for(lambda: jobs.get_job(kb, job_id)["state"] == "interrupted", 30)
+    _wait_for(lambda: get_job(kb, job_id)["state"] == "interrupted", 30)
     _wait_for(lambda: jobs.lock_holder(kb) is None, 15)   # released once the killed processes are gone
     saved = max(int(p.name.split("-")[1]) for p in checkpoints.glob("step-*"))
     assert registry.list_versions(kb) == []   # nothing registered by a run that did not finish
@@ -150,9 +151,9 @@ def test_a_detached_run_can_be_cancelled_and_resumed(kb: Project, cli) -> None:
     started = json.loads(cli("train", "run", "-p", kb.root, "--name", "ops", "--max-steps", "400",
                              "--checkpoint-steps", "50", "--detach", "--json").stdout)
     job_id = started["id"]
-    _wait_for(lambda: (jobs.get_job(kb, job_id)["step"] or 0) >= 2)
+    _wait_for(lambda: (get_job(kb, job_id)["step"] or 0) >= 2)
     assert cli("train", "cancel", job_id, "-p", kb.root).exit_code == 0
-    job = _wait_for(lambda: (j := jobs.get_job(kb, job_id))["state"] == "cancelled" and j, 60)
+    job = _wait_for(lambda: (j := get_job(kb, job_id))["state"] == "cancelled" and j, 60)
     assert 2 <= job["step"] < 400 and "resume" in job["message"]
     assert (jobs.run_dir(kb, job_id) / "checkpoints" / f"step-{job['step']:06d}").is_dir()
 
@@ -177,7 +178,7 @@ def test_what_can_be_checked_is_checked_before_a_run_starts(kb: Project, cli) ->
     for name in ("_ops", "qwen2.5-coder-0.5b-instruct", "x" * 65):   # names the repository refuses
         assert cli("train", "run", "-p", kb.root, "--name", name, "--max-steps", "1").exit_code == 2
     assert cli("train", "run", "-p", kb.root, "--base", "no-such-model", "--detach").exit_code == 1
-    assert jobs.list_jobs(kb) == []   # nothing was queued, nothing runs in the background
+    assert list_jobs(kb) == []   # nothing was queued, nothing runs in the background
     sleeper = subprocess.Popen(["sleep", "30"])
     try:
         with kb.catalog() as conn:   # a job queued by another live process
@@ -196,15 +197,15 @@ def test_cancel_never_signals_a_process_that_reused_the_pid(kb: Project) -> None
     job = jobs.submit(kb, name="ops", max_steps=2)
     stranger = subprocess.Popen(["sleep", "30"])
     try:
-        jobs._update(kb, job["id"], state="running", pid=stranger.pid)   # as after a reboot
-        assert jobs.get_job(kb, job["id"])["state"] == "interrupted"
+        update_job(kb, job["id"], state="running", pid=stranger.pid)   # as after a reboot
+        assert get_job(kb, job["id"])["state"] == "interrupted"
         assert jobs.cancel(kb, job["id"])["state"] == "cancelled"
         assert stranger.poll() is None   # still alive: it was never sent SIGTERM
     finally:
         stranger.kill()
         stranger.wait()
     failed = jobs.submit(kb, name="ops", max_steps=2)
-    jobs._update(kb, failed["id"], state="failed", message="boom")
+    update_job(kb, failed["id"], state="failed", message="boom")
     with pytest.raises(UsageError, match="already failed"):
         jobs.cancel(kb, failed["id"])
 
@@ -235,7 +236,7 @@ def test_an_adapter_export_takes_no_quantization(kb: Project, cli) -> None:
 def test_a_run_registered_before_a_crash_is_not_registered_twice(kb: Project) -> None:
     job = jobs.submit(kb, name="ops", max_steps=2)
     assert jobs.run(kb, job["id"])["result"]["version"] == "ops@v1"
-    jobs._update(kb, job["id"], state="failed", message="the catalog update after registration failed")
+    update_job(kb, job["id"], state="failed", message="the catalog update after registration failed")
     jobs.prepare_resume(kb, job["id"])
     assert jobs.run(kb, job["id"])["result"]["version"] == "ops@v1"
     assert [v.ref for v in registry.list_versions(kb)] == ["ops@v1"]

@@ -8,7 +8,6 @@ with a bounded backoff before it reports who holds it.
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from collections.abc import Iterator
@@ -117,16 +116,6 @@ def table_counts(conn: duckdb.DuckDBPyConnection, tables: list[str]) -> dict[str
         table: conn.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0] if table in present else 0
         for table in tables
     }
-
-
-def job_record(cursor: duckdb.DuckDBPyConnection, row: tuple) -> dict:
-    """A ``jobs`` row as a dict, its JSON ``params`` and ``result`` decoded (upload and training
-    jobs share the table)."""
-    job = dict(zip([d[0] for d in cursor.description], row))
-    for key in ("params", "result"):
-        if isinstance(job.get(key), str):
-            job[key] = json.loads(job[key])
-    return job
 
 
 def resolve_document_id(conn: Any, prefix: str) -> str:

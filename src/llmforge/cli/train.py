@@ -28,11 +28,11 @@ def register(app: typer.Typer) -> None:
 
 def _job_id(project: Any, job: str | None) -> str:
     from llmforge.errors import NotFoundError
-    from llmforge.train.jobs import list_jobs
+    from llmforge.jobs import TRAIN, list_jobs
 
     if job:
         return job
-    jobs = list_jobs(project, limit=1)
+    jobs = list_jobs(project, TRAIN.name, limit=1)
     if not jobs:
         raise NotFoundError("no training jobs yet: start one with `llmforge train run`")
     return jobs[0]["id"]
@@ -128,9 +128,9 @@ def worker(job: str, project: ProjectOption = None) -> None:
 def list_command(limit: Annotated[int, typer.Option(help="Newest jobs to show.")] = 20,
                  project: ProjectOption = None, as_json: JsonOption = False) -> None:
     """Training jobs, newest first."""
-    from llmforge.train.jobs import list_jobs
+    from llmforge.jobs import TRAIN, list_jobs
 
-    jobs = list_jobs(open_project(project), limit=limit)
+    jobs = list_jobs(open_project(project), TRAIN.name, limit=limit)
 
     def render() -> None:
         if not jobs:
@@ -152,10 +152,10 @@ def list_command(limit: Annotated[int, typer.Option(help="Newest jobs to show.")
 @train_app.command("status")
 def status_command(job: JobArg = None, project: ProjectOption = None, as_json: JsonOption = False) -> None:
     """One job's state, progress, last loss and result."""
-    from llmforge.train.jobs import get_job
+    from llmforge.jobs import TRAIN, get_job
 
     proj = open_project(project)
-    found = get_job(proj, _job_id(proj, job))
+    found = get_job(proj, _job_id(proj, job), TRAIN.name)
     emit(found, as_json, lambda: _show(found))
 
 
@@ -166,11 +166,12 @@ def logs_command(job: JobArg = None,
                  project: ProjectOption = None) -> None:
     """A job's log: one line per step (loss, learning rate, tokens/s, ETA), checkpoints, the outcome."""
     from llmforge.errors import NotFoundError
-    from llmforge.train.jobs import ACTIVE, get_job, log_path
+    from llmforge.jobs import ACTIVE, TRAIN, get_job
+    from llmforge.train.jobs import log_path
 
     proj = open_project(project)
     job_id = _job_id(proj, job)
-    get_job(proj, job_id)
+    get_job(proj, job_id, TRAIN.name)
     path = log_path(proj, job_id)
     if not path.is_file():
         raise NotFoundError(f"job {job_id} has no log yet")
@@ -183,7 +184,7 @@ def logs_command(job: JobArg = None,
                 sys.stdout.write(line)
                 sys.stdout.flush()
                 continue
-            if get_job(proj, job_id)["state"] not in ACTIVE:
+            if get_job(proj, job_id, TRAIN.name)["state"] not in ACTIVE:
                 sys.stdout.writelines(handle.readlines())
                 break
             time.sleep(0.5)

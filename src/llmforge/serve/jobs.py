@@ -1,15 +1,16 @@
-"""Background jobs of the server (an upload: ingest, then structure), recorded in the jobs table.
+"""Background jobs of the server (an upload: ingest, then structure), kept in the job store.
 
 A job runs in a worker thread under the project writer lock, so it queues behind a CLI command
-that is writing (and the other way round). When the server stops, jobs still queued or running
-are marked ``interrupted``; their uploaded files stay in ``uploads/<job id>/`` and a later
+that is writing (and the other way round). Its row names the server's pid as its owner, so when
+the server stops or dies, jobs still queued or running read as ``interrupted`` (see
+:mod:`llmforge.jobs`); their uploaded files stay in ``uploads/<job id>/`` and a later
 ``llmforge ingest uploads/<job id>`` (or a new upload) picks them up.
 """
 
 from __future__ import annotations
 
-import json
 import logging
+import os
 import queue
 import re
 import threading
@@ -17,7 +18,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from llmforge.catalog.db import job_record
+from llmforge import jobs as store
 from llmforge.errors import BusyError, LlmforgeError, NotFoundError, UsageError
 from llmforge.project import Project
 
@@ -62,23 +63,22 @@ class JobRunner:
                 target = target.with_name(f"{target.stem}-1{target.suffix}")
             target.write_bytes(data)
             names.append(target.name)
-        with self.project.catalog() as conn:
-            conn.execute("INSERT INTO jobs (id, kind, state, params) VALUES (?, 'ingest', 'queued', ?)",
-                         [job_id, json.dumps({"folder": str(folder), "files": names})])
+        params = {"folder": str(folder), "files": names}
+        store.create_job(self.project, store.INGEST.name, job_id, params, pid=os.getpid())   # the server owns it
         self._queue.put(job_id)
         return job_id, names
 
     def resume(self, job_id: str) -> dict[str, Any]:
         """Queue an interrupted (or failed) upload job again; its files are still in uploads/."""
         self._refuse_while_draining()
-        job = get_job(self.project, job_id)
+        job = store.get_job(self.project, job_id, store.INGEST.name)
         if job["state"] not in ("interrupted", "failed"):
             raise UsageError(f"job {job_id} is {job['state']}; only interrupted or failed jobs can be resumed")
         if not (self.project.root / "uploads" / job_id).is_dir():
             raise NotFoundError(f"the uploaded files of job {job_id} are gone")
-        self._update(job_id, "queued", message="resumed")
+        store.update_job(self.project, job_id, state="queued", pid=os.getpid(), message="resumed")
         self._queue.put(job_id)
-        return get_job(self.project, job_id)
+        return store.get_job(self.project, job_id, store.INGEST.name)
 
     def drain(self) -> None:
         """Start no more jobs (the server is stopping: it still finishes its requests and the
@@ -98,40 +98,31 @@ class JobRunner:
                 self._execute(job_id)
 
     def _interrupt(self, job_id: str) -> None:
-        self._update(job_id, "interrupted", message="the server stopped before this job ran", finished=True)
+        store.update_job(self.project, job_id, state="interrupted", stamp=("finished_at",),
+                         message="the server stopped before this job ran")
 
     def _execute(self, job_id: str) -> None:
         from llmforge.ingest.pipeline import ingest_paths
         from llmforge.structure.pipeline import structure_project
 
         folder = self.project.root / "uploads" / job_id
-        self._update(job_id, "running", started=True)
+        store.update_job(self.project, job_id, state="running", stamp=("started_at",))
         try:
             with self.project.writer_lock(f"serve upload {job_id}", LOCK_WAIT_SECONDS):
                 report = ingest_paths(self.project, [folder], recursive=True)
-                self._update(job_id, "running", progress=0.5, message="structuring")
+                store.update_job(self.project, job_id, progress=0.5, message="structuring")
                 structured = structure_project(self.project)
             result = {"ingest": report.to_dict(), "structure": structured.to_dict()}
             failed = report.count("failed")
-            self._update(job_id, "failed" if failed and failed == len(report.outcomes) else "succeeded",
-                         progress=1.0, result=result, finished=True,
-                         message=f"{report.count('ingested')} ingested, {failed} failed")
+            state = "failed" if failed and failed == len(report.outcomes) else "succeeded"
+            store.update_job(self.project, job_id, state=state, progress=1.0, result=result, stamp=("finished_at",),
+                             message=f"{report.count('ingested')} ingested, {failed} failed")
         except LlmforgeError as exc:
-            self._update(job_id, "failed", message=str(exc), finished=True)
+            store.update_job(self.project, job_id, state="failed", message=str(exc), stamp=("finished_at",))
         except Exception as exc:  # noqa: BLE001 — a job failure must not kill the worker thread
             log.exception("job %s crashed", job_id)
-            self._update(job_id, "failed", message=f"{type(exc).__name__}: {exc}", finished=True)
-
-    def _update(self, job_id: str, state: str, *, progress: float | None = None, message: str | None = None,
-                result: dict[str, Any] | None = None, started: bool = False, finished: bool = False) -> None:
-        with self.project.catalog() as conn:
-            conn.execute(
-                "UPDATE jobs SET state = ?, progress = coalesce(?, progress), message = coalesce(?, message), "
-                "result = coalesce(?, result), "
-                "started_at = CASE WHEN ? THEN current_timestamp ELSE started_at END, "
-                "finished_at = CASE WHEN ? THEN current_timestamp ELSE finished_at END WHERE id = ?",
-                [state, progress, message, json.dumps(result, default=str) if result else None, started, finished,
-                 job_id])
+            store.update_job(self.project, job_id, state="failed", message=f"{type(exc).__name__}: {exc}",
+                             stamp=("finished_at",))
 
     def stop(self) -> None:
         """Stop taking jobs; mark what is left as interrupted (the running one finishes first)."""
@@ -147,18 +138,7 @@ class JobRunner:
         self._thread.join(timeout=30)
 
 
-def get_job(project: Project, job_id: str) -> dict[str, Any]:
-    with project.catalog() as conn:
-        cursor = conn.execute("SELECT * FROM jobs WHERE id = ?", [job_id])
-        row = cursor.fetchone()
-        if row is None:
-            raise NotFoundError(f"no job with id {job_id!r}")
-        return job_record(cursor, row)
-
-
 def interrupt_stale_jobs(project: Project) -> int:
-    """Jobs left queued or running by a server that died: mark them interrupted (at start-up)."""
-    with project.catalog() as conn:
-        return conn.execute("UPDATE jobs SET state = 'interrupted', finished_at = current_timestamp, "
-                            "message = 'the server stopped while this job was pending' "
-                            "WHERE kind = 'ingest' AND state IN ('queued', 'running')").fetchone()[0]
+    """Jobs left queued or running by a server that died: mark them interrupted (at start-up), so
+    the catalog says so too, not only the store's readers."""
+    return store.interrupt_active(project, store.INGEST.name, "the server stopped while this job was pending")

@@ -4,14 +4,14 @@ States: queued → running → succeeded | failed | cancelled; a run whose proce
 ``kill -9``, a reboot) reads as ``interrupted``. ``resume`` continues any of failed, cancelled or
 interrupted from its newest checkpoint in ``runs/<job>/checkpoints``. One training run at a time
 per project: a flock on ``runs/.train.lock`` held by the running process decides, so a second run
-is refused even when the catalog still says otherwise.
+is refused even when the catalog still says otherwise. The rows live in the one job store
+(:mod:`llmforge.jobs`), which also reads a running job whose process lost that lock as interrupted.
 
 The catalog is opened only for short updates (at most every few seconds), never across the run.
 """
 
 from __future__ import annotations
 
-import fcntl
 import json
 import logging
 import os
@@ -27,18 +27,17 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from llmforge.catalog.db import job_record
-from llmforge.errors import LlmforgeError, NotFoundError, TrainError, UsageError
-from llmforge.locks import pid_alive
+from llmforge import jobs as store
+from llmforge.errors import LlmforgeError, TrainError, UsageError
+from llmforge.locks import file_lock, pid_alive, probe_lock
 from llmforge.project import Project
 from llmforge.train.recipe import Recipe
 
 log = logging.getLogger(__name__)
-KIND = "train"
-ACTIVE = ("queued", "running")
 RESUMABLE = ("failed", "cancelled", "interrupted")
 UPDATE_SECONDS = 2.0
-LOCK_GRACE_SECONDS = 2.0
+LOCK_GRACE_SECONDS = 2.0   # `train status` probes the lock for an instant: a starting run waits that out
+LOCK_POLL_SECONDS = 0.1
 
 
 def run_dir(project: Project, job_id: str) -> Path:
@@ -49,94 +48,30 @@ def log_path(project: Project, job_id: str) -> Path:
     return run_dir(project, job_id) / "train.log"
 
 
-def _row(cursor: Any, row: tuple[Any, ...]) -> dict[str, Any]:
-    job = job_record(cursor, row)
-    for key in ("created_at", "started_at", "finished_at"):
-        if job.get(key) is not None:
-            job[key] = job[key].isoformat(timespec="seconds")
-    return job
-
-
-def _settle(project: Project, job: dict[str, Any]) -> dict[str, Any]:
-    """A job whose process is gone cannot be running: report it interrupted. A running job's
-    process must also hold the training lock (after a reboot its pid may belong to another)."""
-    if job["state"] not in ACTIVE:
-        return job
-    gone = not pid_alive(job["pid"])
-    if not gone and job["state"] == "running":
-        gone = f"job {job['id']}, pid {job['pid']}" not in (lock_holder(project) or "")
-    if gone:
-        job = {**job, "state": "interrupted", "message": "its process is gone (crashed or killed): "
-               f"resume with `llmforge train resume {job['id']}`"}
-    return job
-
-
-def get_job(project: Project, job_id: str) -> dict[str, Any]:
-    with project.catalog() as conn:
-        cursor = conn.execute("SELECT * FROM jobs WHERE id = ? AND kind = ?", [job_id, KIND])
-        row = cursor.fetchone()
-        if row is None:
-            raise NotFoundError(f"no training job {job_id!r} (see `llmforge train list`)")
-        return _settle(project, _row(cursor, row))
-
-
-def list_jobs(project: Project, limit: int = 50) -> list[dict[str, Any]]:
-    with project.catalog() as conn:
-        cursor = conn.execute("SELECT * FROM jobs WHERE kind = ? ORDER BY created_at DESC LIMIT ?", [KIND, limit])
-        return [_settle(project, _row(cursor, row)) for row in cursor.fetchall()]
-
-
-def _update(project: Project, job_id: str, **fields: Any) -> None:
-    for key in ("params", "result"):
-        if key in fields and not isinstance(fields[key], str):
-            fields[key] = json.dumps(fields[key], ensure_ascii=False)
-    stamps = [f"{key} = current_timestamp" for key in fields.pop("_stamp", ())]
-    assignments = [f"{key} = ?" for key in fields] + stamps
-    with project.catalog() as conn:
-        conn.execute(f"UPDATE jobs SET {', '.join(assignments)} WHERE id = ?", [*fields.values(), job_id])
-
-
 # --- the training lock --------------------------------------------------------------------------
+
+def _lock_path(project: Project) -> Path:
+    return project.root / str(store.TRAIN.lock)
+
+
+def _refuse_second_run(holder: str) -> TrainError:
+    return TrainError(f"another training run is in progress ({holder}); wait for it, or "
+                      "`llmforge train cancel JOB`")
+
 
 @contextmanager
 def training_lock(project: Project, job_id: str) -> Iterator[None]:
     """Held by the one process that trains; refuses a second run with who holds it."""
-    path = project.path("runs") / ".train.lock"
+    path = _lock_path(project)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        deadline = time.monotonic() + LOCK_GRACE_SECONDS   # `train status` probes it for an instant
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() < deadline:
-                    time.sleep(0.1)
-                    continue
-                holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip() or "another process"
-                raise TrainError(f"another training run is in progress ({holder}); wait for it, or "
-                                 "`llmforge train cancel JOB`") from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"job {job_id}, pid {os.getpid()}".encode(), 0)
+    with file_lock(path, store.holder_text(job_id, os.getpid()), _refuse_second_run, LOCK_GRACE_SECONDS,
+                   LOCK_POLL_SECONDS):
         yield
-    finally:
-        os.close(fd)
 
 
 def lock_holder(project: Project) -> str | None:
     """Who trains now, or None (probing the lock without keeping it)."""
-    path = project.path("runs") / ".train.lock"
-    if not path.exists():
-        return None
-    fd = os.open(path, os.O_RDWR)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        return None
-    except BlockingIOError:
-        return os.pread(fd, 200, 0).decode("utf-8", "replace").strip() or "another process"
-    finally:
-        os.close(fd)
+    return probe_lock(_lock_path(project))
 
 
 # --- submitting, cancelling, resuming -------------------------------------------------------------
@@ -158,23 +93,23 @@ def submit(project: Project, *, name: str, base: str | None = None, dataset: str
     if parent:   # pinned: a later promotion must not change what this run continues from
         parent = registry.get_version(project, parent).ref
     if holder := lock_holder(project):
-        raise TrainError(f"another training run is in progress ({holder}); wait for it, or "
-                         "`llmforge train cancel JOB`")
+        raise _refuse_second_run(holder)
     params = {"name": name, "base": base_spec, "dataset": info.name, "dataset_sha256": info.sha256,
               "backend": backend_name, "parent": parent, "recipe": recipe.to_dict()}
     job_id = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
-    with project.catalog() as conn:
-        # Two submissions racing: the catalog decides (one connection writes at a time).
-        active = conn.execute("SELECT id, pid FROM jobs WHERE kind = ? AND state IN ('queued', 'running')",
-                              [KIND]).fetchall()
-        live = [job for job, pid in active if pid_alive(pid) and pid != os.getpid()]
-        if live:
-            raise TrainError(f"training job {live[0]} is already queued or running; wait for it, or "
-                             f"`llmforge train cancel {live[0]}`")
-        conn.execute("INSERT INTO jobs (id, kind, state, pid, params, message) VALUES (?, ?, 'queued', ?, ?, ?)",
-                     [job_id, KIND, os.getpid(), json.dumps(params), "queued"])
+    job = store.create_job(project, store.TRAIN.name, job_id, params, pid=os.getpid(), message="queued",
+                           check=_refuse_while_another_is_active)   # two submissions racing: the catalog decides
     run_dir(project, job_id).mkdir(parents=True, exist_ok=True)
-    return get_job(project, job_id)
+    return job
+
+
+def _refuse_while_another_is_active(active: list[dict[str, Any]]) -> None:
+    """One training job queued or running at a time (this process's own queued jobs aside: it
+    runs them one after the other)."""
+    live = [job["id"] for job in active if pid_alive(job["pid"]) and job["pid"] != os.getpid()]
+    if live:
+        raise TrainError(f"training job {live[0]} is already queued or running; wait for it, or "
+                         f"`llmforge train cancel {live[0]}`")
 
 
 def _check_base_spec(spec: str) -> None:
@@ -198,45 +133,39 @@ def detach(project: Project, job_id: str) -> dict[str, Any]:
             [sys.executable, "-m", "llmforge", "--project", str(project.root), "--quiet", "train", "worker", job_id],
             stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
             close_fds=True, cwd=str(project.root))
-    _update(project, job_id, pid=process.pid, message="starting")
-    return get_job(project, job_id)
+    store.update_job(project, job_id, pid=process.pid, message="starting")
+    return store.get_job(project, job_id, store.TRAIN.name)
 
 
 def cancel(project: Project, job_id: str) -> dict[str, Any]:
     """Ask a running job to stop (it checkpoints first); a job that is not running is cancelled at once."""
-    job = get_job(project, job_id)
+    job = store.get_job(project, job_id, store.TRAIN.name)
     if job["state"] in ("succeeded", "cancelled", "failed"):
         raise UsageError(f"job {job_id} is already {job['state']}")
-    if job["state"] == "running" and _holds_lock(project, job):
+    if job["state"] == "running":   # settled: its pid holds the training lock, so it is no reused pid
         os.kill(job["pid"], signal.SIGTERM)
-        _update(project, job_id, message="cancel requested: stopping after the current step")
+        store.update_job(project, job_id, message="cancel requested: stopping after the current step")
     else:
-        _update(project, job_id, state="cancelled", message="cancelled", _stamp=("finished_at",))
-    return get_job(project, job_id)
-
-
-def _holds_lock(project: Project, job: dict[str, Any]) -> bool:
-    """Whether the job's recorded process is the one training now (a reused pid is not)."""
-    holder = lock_holder(project) or ""
-    return f"job {job['id']}, pid {job['pid']}" in holder and pid_alive(job["pid"])
+        store.update_job(project, job_id, state="cancelled", message="cancelled", stamp=("finished_at",))
+    return store.get_job(project, job_id, store.TRAIN.name)
 
 
 def prepare_resume(project: Project, job_id: str) -> dict[str, Any]:
-    job = get_job(project, job_id)
+    job = store.get_job(project, job_id, store.TRAIN.name)
     if job["state"] not in RESUMABLE:
         raise UsageError(f"job {job_id} is {job['state']}; only {', '.join(RESUMABLE)} jobs can be resumed")
     if holder := lock_holder(project):
-        raise TrainError(f"another training run is in progress ({holder})")
-    _update(project, job_id, state="queued", pid=os.getpid(), message="resuming", finished_at=None)
-    return get_job(project, job_id)
+        raise _refuse_second_run(holder)
+    store.update_job(project, job_id, state="queued", pid=os.getpid(), message="resuming", finished_at=None)
+    return store.get_job(project, job_id, store.TRAIN.name)
 
 
 def wait(project: Project, job_id: str, timeout: float, poll: float = 0.5) -> dict[str, Any]:
     """The job once it is no longer queued or running (or after ``timeout`` seconds)."""
     deadline = time.monotonic() + timeout
     while True:
-        job = get_job(project, job_id)
-        if job["state"] not in ACTIVE or time.monotonic() > deadline:
+        job = store.get_job(project, job_id, store.TRAIN.name)
+        if job["state"] not in store.ACTIVE or time.monotonic() > deadline:
             return job
         time.sleep(poll)
 
@@ -284,9 +213,9 @@ class _Reporter:
         if now - self._last >= UPDATE_SECONDS or info.step == info.total_steps:
             self._last = now
             try:   # progress is news, not state: a busy catalog must not stop the training
-                _update(self.project, self.job_id, step=info.step, total_steps=info.total_steps,
-                        last_loss=round(info.loss, 5), progress=info.step / info.total_steps,
-                        message=f"training: {info.tokens_per_s:.0f} tokens/s")
+                store.update_job(self.project, self.job_id, step=info.step, total_steps=info.total_steps,
+                                 last_loss=round(info.loss, 5), progress=info.step / info.total_steps,
+                                 message=f"training: {info.tokens_per_s:.0f} tokens/s")
             except LlmforgeError as exc:
                 self.line(f"progress not recorded in the catalog this time: {exc}")
         if self.on_step:
@@ -299,15 +228,15 @@ class _Reporter:
 def run(project: Project, job_id: str, *, on_step: Callable[[Any], None] | None = None,
         on_status: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Run a queued job in this process to its end (success, failure, or a requested stop)."""
-    job = get_job(project, job_id)
+    job = store.get_job(project, job_id, store.TRAIN.name)
     if job["state"] not in ("queued", "interrupted"):
         raise UsageError(f"job {job_id} is {job['state']}, not queued")
     reporter = _Reporter(project, job_id, on_step)
     status = on_status or (lambda message: None)
     try:
         with training_lock(project, job_id), _Stopper() as stopper:
-            _update(project, job_id, state="running", pid=os.getpid(), message="loading",
-                    _stamp=() if job["started_at"] else ("started_at",))
+            store.update_job(project, job_id, state="running", pid=os.getpid(), message="loading",
+                             stamp=() if job["started_at"] else ("started_at",))
             reporter.line(f"job {job_id} running in pid {os.getpid()}: {json.dumps(job['params'])}")
             result = _train(project, job_id, job["params"], reporter, status, lambda: stopper.requested)
     except LlmforgeError as exc:
@@ -326,7 +255,7 @@ def run(project: Project, job_id: str, *, on_step: Callable[[Any], None] | None 
 def _fail(project: Project, job_id: str, reporter: _Reporter, message: str) -> None:
     reporter.line(f"failed: {message}")
     try:
-        _update(project, job_id, state="failed", message=message[:1000], _stamp=("finished_at",))
+        store.update_job(project, job_id, state="failed", message=message[:1000], stamp=("finished_at",))
     except LlmforgeError as exc:
         log.warning("could not record the failure of job %s: %s", job_id, exc)
 
@@ -395,10 +324,10 @@ def _train(project: Project, job_id: str, params: dict[str, Any], reporter: _Rep
                          on_checkpoint=lambda step: reporter.line(f"checkpoint at step {step}"))
     if outcome.stopped:
         reporter.line(f"stopped at step {outcome.step}/{outcome.total_steps}; checkpoint kept")
-        _update(project, job_id, state="cancelled", step=outcome.step, total_steps=outcome.total_steps,
-                message=f"stopped at step {outcome.step}: `llmforge train resume {job_id}` continues",
-                _stamp=("finished_at",))
-        return get_job(project, job_id)
+        store.update_job(project, job_id, state="cancelled", step=outcome.step, total_steps=outcome.total_steps,
+                         message=f"stopped at step {outcome.step}: `llmforge train resume {job_id}` continues",
+                         stamp=("finished_at",))
+        return store.get_job(project, job_id, store.TRAIN.name)
     status("registering the new model version")
     done = [v for v in registry.list_versions(project, params["name"]) if v.manifest.get("job_id") == job_id]
     if done:   # registered before a crash that kept the job from being marked succeeded
@@ -430,10 +359,10 @@ def _succeed(project: Project, job_id: str, reporter: _Reporter, version: Any, o
     manifest = version.manifest
     result = {"version": version.ref, "metrics": manifest["metrics"], "training": manifest["training"]}
     reporter.line(f"succeeded: registered {version.ref} {json.dumps(manifest['metrics'])}")
-    _update(project, job_id, state="succeeded", result=result, step=outcome.step, total_steps=outcome.total_steps,
-            last_loss=outcome.train_loss, progress=1.0, message=f"registered {version.ref}",
-            _stamp=("finished_at",))
-    return get_job(project, job_id)
+    store.update_job(project, job_id, state="succeeded", result=result, step=outcome.step,
+                     total_steps=outcome.total_steps, last_loss=outcome.train_loss, progress=1.0,
+                     message=f"registered {version.ref}", stamp=("finished_at",))
+    return store.get_job(project, job_id, store.TRAIN.name)
 
 
 def _start_from(model: Any, parent: Any) -> None:
