@@ -39,10 +39,18 @@ def show_document(project: Project, prefix: str) -> dict[str, Any]:
     return document
 
 
-def delete_document(project: Project, prefix: str) -> dict[str, Any]:
+def delete_document(project: Project, prefix: str, *, wait: float | None = None) -> dict[str, Any]:
     """Remove a document, its pages, chunks, entities and vectors; the original's blob goes too
     when no other document shares the content. (Should this stop half-way, the next
-    ``structure`` run removes the chunks of a document that no longer exists.)"""
+    ``structure`` run removes the chunks of a document that no longer exists.)
+
+    Holds the project writer lock, waiting ``wait`` seconds for it (default: setting lock.wait).
+    """
+    with project.writer_lock("documents delete", wait):
+        return _delete(project, prefix)
+
+
+def _delete(project: Project, prefix: str) -> dict[str, Any]:
     from llmforge.structure.pipeline import remove_documents
 
     with project.catalog() as conn:

@@ -64,9 +64,7 @@ def show(document_id: IdArgument, project: ProjectOption = None, as_json: JsonOp
 def delete(document_id: IdArgument, wait: WaitOption = None, project: ProjectOption = None,
            as_json: JsonOption = False) -> None:
     """Remove a document with its pages (and, once they exist, its chunks and vectors)."""
-    opened = open_project(project)
-    with opened.writer_lock("documents delete", wait):
-        result = delete_document(opened, document_id)
+    result = delete_document(open_project(project), document_id, wait=wait)
     emit(result, as_json, lambda: stdout.print(
         f"deleted {result['id']} ({escape(result['source_path'])}): {result['pages_deleted']} pages"))
 

@@ -257,23 +257,36 @@ def _pages_json(extracted: ExtractedDocument) -> bytes:
 
 def ingest_paths(project: Project, paths: Iterable[Path], *, recursive: bool = False,
                  ocr: str | None = None, lang: str | None = None, password: str | None = None,
-                 workers: int | None = None,
+                 workers: int | None = None, wait: float | None = None,
                  on_file: Callable[[FileOutcome], None] | None = None) -> IngestReport:
     """Ingest files and directories into ``project``; see the module docstring.
+
+    Holds the project writer lock while it stores (re-entrant: a caller that holds it already,
+    such as the server's upload job around ingest and structure, keeps it).
 
     Args:
         ocr: auto | always | never (default: setting ingest.ocr).
         lang: OCR language auto | ara | eng | ara+eng (default: setting ingest.lang).
         password: for encrypted PDFs.
         workers: documents extracted in parallel (default: setting ingest.workers).
+        wait: seconds to wait for the writer lock (default: setting lock.wait).
         on_file: called after each file, e.g. to advance a progress bar.
 
     Raises:
         UsageError: a directory without ``recursive``, or no files at all.
+        LockError: another process is writing to the project, still after ``wait`` seconds.
     """
     files, outcomes = collect_files(paths, recursive)
     if not files and not outcomes:
         raise UsageError("nothing to ingest: no files found")
+    with project.writer_lock("ingest", wait):
+        return _ingest(project, files, outcomes, ocr=ocr, lang=lang, password=password, workers=workers,
+                       on_file=on_file)
+
+
+def _ingest(project: Project, files: list[Path], outcomes: list[FileOutcome], *, ocr: str | None,
+            lang: str | None, password: str | None, workers: int | None,
+            on_file: Callable[[FileOutcome], None] | None) -> IngestReport:
     options = ExtractOptions.from_settings(project.settings, ocr_mode=ocr, lang=lang, password=password,
                                            easyocr_models=os.environ.get("LLMFORGE_EASYOCR_MODELS")
                                            or str(project.path("models") / "easyocr"))

@@ -88,16 +88,27 @@ def _check_compatible(meta: dict[str, Any] | None, embedder: Embedder, options: 
 
 def structure_project(project: Project, *, embedder: str | None = None, chunk_tokens: int | None = None,
                       overlap: int | None = None, reembed: bool = False,
+                      wait: float | None = None,
                       on_progress: Callable[[int, int], None] | None = None) -> StructureReport:
-    """Bring the chunk index up to date with the catalog's documents (see the module docstring).
+    """Bring the chunk index up to date with the catalog's documents (see the module docstring),
+    holding the project writer lock (re-entrant: a caller that holds it already keeps it).
 
     Args:
+        wait: seconds to wait for the writer lock (default: setting lock.wait).
         on_progress: called with (documents done, documents to do).
 
     Raises:
         UsageError: a different embedder or chunk size than the index was built with (without
             ``reembed``), or an embedder that cannot be loaded.
+        LockError: another process is writing to the project, still after ``wait`` seconds.
     """
+    with project.writer_lock("structure", wait):
+        return _structure(project, embedder=embedder, chunk_tokens=chunk_tokens, overlap=overlap, reembed=reembed,
+                          on_progress=on_progress)
+
+
+def _structure(project: Project, *, embedder: str | None, chunk_tokens: int | None, overlap: int | None,
+               reembed: bool, on_progress: Callable[[int, int], None] | None) -> StructureReport:
     options = StructureOptions.from_settings(project.settings, embedder=embedder,
                                              chunk_tokens=chunk_tokens, overlap=overlap)
     if options.chunk_tokens < 16:
