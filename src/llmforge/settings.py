@@ -83,6 +83,16 @@ def _convert(kind: type, value: Any) -> SettingValue:
     return value
 
 
+# Choice lists, each declared once and derived everywhere else (settings below, the stages that
+# check their arguments, the CLI's choices, the HTTP API's request models). They live here rather
+# than with the stage that owns the concept because settings is core, the lowest layer that offers
+# them: every stage and shell may import it, while it may import no stage.
+SEARCH_MODES = ("hybrid", "vector", "keyword")
+QUERY_LANGUAGES = ("auto", "ara", "eng")            # a search query's language, for keyword analysis
+OCR_LANGUAGES = ("auto", "ara", "eng", "ara+eng")   # auto: chosen per page
+OCR_MODES = ("auto", "always", "never")
+
+
 SETTINGS: tuple[Setting, ...] = (
     Setting("catalog.lock_timeout", float, 30.0,
             "Seconds to keep retrying when another process holds the DuckDB catalog."),
@@ -98,9 +108,9 @@ SETTINGS: tuple[Setting, ...] = (
             "Documents extracted in parallel, each in its own process (0: one per CPU core, at most 4)."),
     Setting("ingest.ocr", str, "auto",
             "When to OCR: auto (pages without a usable text layer, and images), always, never.",
-            choices=("auto", "always", "never")),
+            choices=OCR_MODES),
     Setting("ingest.lang", str, "auto", "OCR language: auto (chosen per page), ara, eng or ara+eng.",
-            choices=("auto", "ara", "eng", "ara+eng")),
+            choices=OCR_LANGUAGES),
     Setting("ingest.max_file_mb", float, 200.0, "Largest input file accepted, in MB."),
     Setting("ingest.max_pages", int, 2000, "Most pages (or image frames) accepted in one document."),
     Setting("ingest.max_image_pixels", int, 150_000_000,
@@ -120,7 +130,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("structure.overlap", int, 20, "Tokens of trailing sentences repeated at the start of the next chunk."),
     Setting("structure.batch_chunks", int, 256,
             "Chunks embedded and written per batch (bounds memory on large corpora)."),
-    Setting("search.mode", str, "hybrid", "Default search mode.", choices=("hybrid", "vector", "keyword")),
+    Setting("search.mode", str, "hybrid", "Default search mode.", choices=SEARCH_MODES),
     Setting("search.k", int, 5, "Results returned by default."),
     Setting("search.vector_weight", float, 0.4,
             "Weight of the vector score in hybrid search (min-max fusion; the rest is keyword).", high=1.0),

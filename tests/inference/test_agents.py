@@ -54,3 +54,28 @@ def test_agents_cli(cli, project) -> None:
     assert json.loads(cli("agents", "list", "--json").stdout)[0]["version"] == 2
     assert cli("agents", "delete", "helpdesk").exit_code == 0
     assert cli("agents", "show", "helpdesk").exit_code == 1
+
+
+def test_overrides_of_one_question(project) -> None:
+    """The CLI's ask, /v1/ask and the agent:NAME chat model all override through agent_settings."""
+    create_agent(project, "ops", {"k": 4, "model": "gemma3-270m", "system_prompt": "Be brief.", "max_tokens": 64})
+    agent_id, settings = agent_settings(project, "ops", model="qwen2.5-coder-0.5b-instruct", k=7,
+                                        system_prompt="Answer in Arabic.", max_tokens=32)
+    assert agent_id == "agent:ops@1"   # the stored version the answer traces back to
+    assert (settings.model, settings.k, settings.system_prompt, settings.max_tokens) == \
+        ("qwen2.5-coder-0.5b-instruct", 7, "Answer in Arabic.", 32)
+    _, kept = agent_settings(project, "agent:ops", model=None, k=None)   # None keeps the agent's value
+    assert (kept.model, kept.k, kept.system_prompt, kept.max_tokens) == ("gemma3-270m", 4, "Be brief.", 64)
+    _, default = agent_settings(project, None, k=3)
+    assert default.k == 3 and default.model is None
+
+
+@pytest.mark.parametrize("overrides, message", [
+    ({"k": 0}, "k must be between 1 and 50"),
+    ({"k": 51}, "k must be between 1 and 50"),
+    ({"max_tokens": 5000}, "max_tokens must be between 1 and 4096"),
+    ({"k": "7"}, "k must be between"),
+])
+def test_overrides_are_checked_like_a_stored_agent(project, overrides: dict, message: str) -> None:
+    with pytest.raises(UsageError, match=message):
+        agent_settings(project, None, **overrides)

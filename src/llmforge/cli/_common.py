@@ -8,6 +8,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -46,6 +47,12 @@ WaitOption = Annotated[
     typer.Option("--wait", help="Seconds to wait when another command is writing to the project "
                  "(default: setting lock.wait).", show_default=False, min=0),
 ]
+
+
+def choice_enum(name: str, values: tuple[str, ...]) -> type[Enum]:
+    """A str Enum of ``values`` for an option's type: Typer offers an Enum's values as the choices,
+    so the choice lists declared once in :mod:`llmforge.settings` are the CLI's as well."""
+    return Enum(name, [(value, value) for value in values], type=str)
 
 
 def open_project(explicit: Path | None = None) -> Project:

@@ -9,6 +9,7 @@ import typer
 from rich.markup import escape
 
 from llmforge.cli._common import JsonOption, ProjectOption, emit, open_project, stdout
+from llmforge.settings import SEARCH_MODES
 
 agents_app = typer.Typer(help="Named, versioned answer configurations (each is also model `agent:NAME`).",
                          no_args_is_help=True)
@@ -16,7 +17,7 @@ Name = Annotated[str, typer.Argument(help="Agent name (lower-case letters, digit
 Model = Annotated[str | None, typer.Option(help="Language model (packaged name or .gguf path).")]
 Prompt = Annotated[str | None, typer.Option("--system-prompt", help="Extra instructions put before the rules.")]
 K = Annotated[int | None, typer.Option("-k", help="Passages to retrieve.")]
-Mode = Annotated[str | None, typer.Option(help="Retrieval: hybrid, vector or keyword.")]
+Mode = Annotated[str | None, typer.Option(help=f"Retrieval: {', '.join(SEARCH_MODES)}.")]
 MinScore = Annotated[float | None, typer.Option(help="Relevance gate (vector similarity).")]
 MaxTokens = Annotated[int | None, typer.Option(help="Longest answer, in tokens.")]
 Temperature = Annotated[float | None, typer.Option(help="Sampling temperature (0: greedy).")]

@@ -2,28 +2,19 @@
 
 from __future__ import annotations
 
-from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.markup import escape
 
-from llmforge.cli._common import (EXIT_PARTIAL, JsonOption, ProjectOption, WaitOption, emit,
+from llmforge.cli._common import (EXIT_PARTIAL, JsonOption, ProjectOption, WaitOption, choice_enum, emit,
                                   open_project, progress_bar, stdout)
+from llmforge.settings import OCR_LANGUAGES, OCR_MODES
 
 
-class OcrMode(str, Enum):
-    auto = "auto"
-    always = "always"
-    never = "never"
-
-
-class OcrLang(str, Enum):
-    auto = "auto"
-    ara = "ara"
-    eng = "eng"
-    ara_eng = "ara+eng"
+OcrMode = choice_enum("OcrMode", OCR_MODES)
+OcrLang = choice_enum("OcrLang", OCR_LANGUAGES)
 
 
 def ingest(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from types import FrameType
 from typing import Annotated
 
 import typer
@@ -11,8 +10,6 @@ from rich import box
 from rich.table import Table
 
 from llmforge.cli._common import JsonOption, ProjectOption, emit, note, open_project, stdout
-from llmforge.errors import UsageError
-from llmforge.offline import is_loopback_host
 
 
 def serve(
@@ -25,26 +22,11 @@ def serve(
     project: ProjectOption = None,
 ) -> None:
     """Serve the HTTP API (search, embeddings, documents, jobs, usage, metrics; docs at /docs)."""
-    import uvicorn
-
-    from llmforge.serve.app import create_app
+    from llmforge.serve.server import serve as run_server
 
     opened = open_project(project)
-    host = host or str(opened.settings["serve.host"])
-    port = port or int(opened.settings["serve.port"])
-    if not is_loopback_host(host) and not allow_remote:
-        raise UsageError(f"refusing to serve on {host}: authentication is not configured yet, so the API "
-                         "stays on loopback; pass --allow-remote to override")
-    note(f"serving {opened.root} on http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
-    app = create_app(opened)
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=30)
-
-    class Server(uvicorn.Server):
-        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
-            app.state.jobs.drain()  # now, not after the in-flight requests: no job starts meanwhile
-            super().handle_exit(sig, frame)
-
-    Server(config).run()
+    run_server(opened, host, port, allow_remote=allow_remote,
+               announce=lambda url: note(f"serving {opened.root} on {url}  (API docs: {url}/docs)"))
 
 
 def usage(
@@ -87,14 +69,11 @@ def ask(
     """Answer a question from the documents, with citations (document, page)."""
     from rich.markup import escape
 
-    from dataclasses import replace
-
     from llmforge.inference.agents import agent_settings
     from llmforge.inference.rag import ask as run_ask
 
     opened = open_project(project)
-    agent_id, settings = agent_settings(opened, agent)
-    settings = replace(settings, **{key: v for key, v in (("model", model), ("k", k)) if v is not None})
+    agent_id, settings = agent_settings(opened, agent, model=model, k=k)
     answer = run_ask(opened, question, settings)
 
     def render() -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from enum import Enum
 from typing import Annotated
 
 import typer
@@ -10,7 +9,9 @@ from rich import box
 from rich.markup import escape
 from rich.table import Table
 
-from llmforge.cli._common import JsonOption, ProjectOption, WaitOption, emit, open_project, progress_bar, stdout
+from llmforge.cli._common import (JsonOption, ProjectOption, WaitOption, choice_enum, emit, open_project, progress_bar,
+                                  stdout)
+from llmforge.settings import QUERY_LANGUAGES, SEARCH_MODES
 
 
 def structure(
@@ -42,25 +43,17 @@ def _marked(snippet: str) -> str:
     return "".join(f"[bold yellow]{escape(part)}[/]" if i % 2 else escape(part) for i, part in enumerate(parts))
 
 
-class Mode(str, Enum):
-    hybrid = "hybrid"
-    vector = "vector"
-    keyword = "keyword"
-
-
-class Lang(str, Enum):
-    auto = "auto"
-    ara = "ara"
-    eng = "eng"
+Mode = choice_enum("Mode", SEARCH_MODES)
+Lang = choice_enum("Lang", QUERY_LANGUAGES)
 
 
 def search(
     query: Annotated[str, typer.Argument(help="What to look for, in Arabic or English.")],
     k: Annotated[int | None, typer.Option("-k", min=1, max=100, help="Results (default: setting search.k).",
                                           show_default=False)] = None,
-    mode: Annotated[Mode | None, typer.Option(help="hybrid, vector or keyword (default: setting search.mode).",
+    mode: Annotated[Mode | None, typer.Option(help="Search mode (default: setting search.mode).",
                                               show_default=False)] = None,
-    lang: Annotated[Lang, typer.Option(help="Query language for keyword analysis.")] = Lang.auto,
+    lang: Annotated[Lang, typer.Option(help="Query language for keyword analysis.")] = Lang["auto"],
     project: ProjectOption = None,
     as_json: JsonOption = False,
 ) -> None:

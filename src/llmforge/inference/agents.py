@@ -15,6 +15,7 @@ from typing import Any
 from llmforge.errors import NotFoundError, UsageError
 from llmforge.project import Project
 from llmforge.inference.rag import AgentSettings
+from llmforge.settings import SEARCH_MODES
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 FIELDS = {f.name for f in dataclasses.fields(AgentSettings)}
@@ -27,11 +28,18 @@ def _validate(name: str, config: dict[str, Any]) -> dict[str, Any]:
     unknown = set(config) - FIELDS
     if unknown:
         raise UsageError(f"unknown agent settings: {', '.join(sorted(unknown))} (known: {', '.join(sorted(FIELDS))})")
+    return _checked_values(config)
+
+
+def _checked_values(config: dict[str, Any]) -> dict[str, Any]:
+    """``config`` without its None values, once each value is checked: stored agents and the
+    overrides of one request obey the same bounds."""
     clean = {key: value for key, value in config.items() if value is not None}
-    if clean.get("mode", "hybrid") not in ("hybrid", "vector", "keyword"):
-        raise UsageError("mode must be hybrid, vector or keyword")
+    if "mode" in clean and clean["mode"] not in SEARCH_MODES:
+        raise UsageError(f"mode must be one of {', '.join(SEARCH_MODES)}")
     for key, low, high in (("k", 1, 50), ("max_tokens", 1, 4096), ("temperature", 0.0, 2.0), ("min_score", 0.0, 1.0)):
-        if key in clean and not low <= clean[key] <= high:
+        value = clean.get(key, low)
+        if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
             raise UsageError(f"{key} must be between {low} and {high}")
     return clean
 
@@ -78,8 +86,20 @@ def delete_agent(project: Project, name: str) -> int:
         return conn.execute("DELETE FROM agents WHERE name = ?", [name]).fetchone()[0]
 
 
-def agent_settings(project: Project, name: str | None) -> tuple[str, AgentSettings]:
-    """``(agent:NAME@version, settings)`` for an agent name (``agent:`` prefix allowed)."""
+def agent_settings(project: Project, name: str | None, *, model: str | None = None, k: int | None = None,
+                   system_prompt: str | None = None, max_tokens: int | None = None) -> tuple[str, AgentSettings]:
+    """``(agent:NAME@version, settings)`` for an agent name (``agent:`` prefix allowed; None: the
+    default agent), with the overrides of one question applied (None keeps the agent's value).
+
+    The overrides live here, not in each caller, so the CLI's ``ask``, ``/v1/ask`` and the
+    ``agent:NAME`` chat model apply and check them the same way. The id names the stored version
+    the overrides were applied to.
+
+    Raises:
+        NotFoundError: no such agent.
+        UsageError: an override out of the bounds a stored agent must keep.
+    """
     name = (name or DEFAULT).removeprefix("agent:")
     agent = get_agent(project, name)
-    return f"agent:{agent['name']}@{agent['version']}", AgentSettings(**agent["config"])
+    overrides = _checked_values({"model": model, "k": k, "system_prompt": system_prompt, "max_tokens": max_tokens})
+    return f"agent:{agent['name']}@{agent['version']}", AgentSettings(**{**agent["config"], **overrides})

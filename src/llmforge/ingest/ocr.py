@@ -29,8 +29,8 @@ from typing import Any, Protocol
 from PIL import Image
 
 from llmforge.errors import IngestError
+from llmforge.settings import OCR_LANGUAGES
 
-LANGUAGES = ("auto", "ara", "eng", "ara+eng")
 TESSERACT_CONFIG = ("textord_noise_rejrows=0",)
 TESSERACT_TIMEOUT = 300.0     # seconds for one page; a hung process must not stall a batch
 EASYOCR_MODELS_ENV = "LLMFORGE_EASYOCR_MODELS"
@@ -115,8 +115,8 @@ def ocr_image(image: Image.Image, lang: str = "auto", engine: str = "tesseract")
     """
     from llmforge.ingest.preprocess import preprocess  # scipy and scikit-image load on first use
 
-    if lang not in LANGUAGES:
-        raise IngestError(f"unknown OCR language {lang!r} (choose from {', '.join(LANGUAGES)})")
+    if lang not in OCR_LANGUAGES:
+        raise IngestError(f"unknown OCR language {lang!r} (choose from {', '.join(OCR_LANGUAGES)})")
     ocr_engine = get_engine(engine)
     prepared = preprocess(image)
     if prepared.ink_share == 0.0:  # a blank page: nothing to read, no engine run (~0.8 s saved)

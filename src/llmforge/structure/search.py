@@ -17,13 +17,13 @@ from llmforge.errors import NotFoundError, UsageError
 from llmforge.text.normalize import search_form
 from llmforge.text.stopwords import ENGLISH_STOPWORDS
 from llmforge.project import Project
+from llmforge.settings import SEARCH_MODES
 from llmforge.text.keywords import arabic_keywords
 from llmforge.text.language import query_language
 from llmforge.structure.embedders import cached_embedder
 from llmforge.structure.index import ChunkIndex
 from llmforge.structure.pipeline import index_meta
 
-MODES = ("hybrid", "vector", "keyword")
 _QUERY_WORD = re.compile(r"\w+")
 
 
@@ -99,8 +99,8 @@ def search(project: Project, query: str, *, k: int | None = None, mode: str | No
     query = validate_query(query, int(settings["search.max_query_chars"]))
     k = int(k or settings["search.k"])
     mode = mode or str(settings["search.mode"])
-    if mode not in MODES:
-        raise UsageError(f"unknown search mode {mode!r} (choose from {', '.join(MODES)})")
+    if mode not in SEARCH_MODES:
+        raise UsageError(f"unknown search mode {mode!r} (choose from {', '.join(SEARCH_MODES)})")
     if k < 1:
         raise UsageError("k must be at least 1")
     language = query_language(query) if lang in ("auto", "") else {"ara": "ar", "eng": "en"}.get(lang, lang)

@@ -1,0 +1,47 @@
+"""The HTTP face of the error tree: one JSON shape, ``{"error": {"type": ..., "message": ...}}``,
+and the status code that fits each :class:`~llmforge.errors.LlmforgeError` class (400 bad input,
+404 not found, 409 training conflict, 413 too large, 422 invalid body, 503 busy)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from llmforge.errors import (BusyError, CatalogLockedError, IngestError, LlmforgeError, LockError, NotFoundError, TrainError,
+                             UsageError)
+
+STATUS = {UsageError: 400, NotFoundError: 404, IngestError: 422, TrainError: 409, LockError: 503,
+          CatalogLockedError: 503, BusyError: 503}
+
+
+def error_body(kind: str, message: str) -> dict[str, Any]:
+    """The one shape of every error the API answers."""
+    return {"error": {"type": kind, "message": message}}
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Turn library errors, invalid bodies, unknown routes and crashes into :func:`error_body`."""
+    @app.exception_handler(LlmforgeError)
+    async def llmforge_error(_request: Request, exc: LlmforgeError) -> JSONResponse:
+        status = next((code for cls, code in STATUS.items() if isinstance(exc, cls)), 500)
+        headers = {"Retry-After": "30"} if isinstance(exc, BusyError) else None
+        return JSONResponse(error_body(type(exc).__name__, str(exc)), status_code=status, headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_body(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
+        return JSONResponse(error_body("invalid_request", f"{where}: {first.get('msg', 'invalid')}"),
+                            status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse(error_body("http_error", str(exc.detail)), status_code=exc.status_code)
+
+    @app.exception_handler(Exception)
+    async def unexpected(_request: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse(error_body("internal_error", f"{type(exc).__name__}: {exc}"), status_code=500)

@@ -1,0 +1,70 @@
+"""The knowledge base: ``POST /v1/search``, ``POST /v1/ask``, ``GET /v1/documents`` and
+``POST /v1/documents`` (multipart upload → a background ingest + structure job)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import APIRouter, Depends, File, Request, UploadFile
+from pydantic import BaseModel, Field
+
+from llmforge.documents import list_documents
+from llmforge.errors import UsageError
+from llmforge.inference.agents import agent_settings
+from llmforge.inference.rag import ask
+from llmforge.serve.auth import Caller, require
+from llmforge.serve.state import MB, ServedProject, account_tokens, max_upload_bytes
+from llmforge.settings import QUERY_LANGUAGES, SEARCH_MODES
+from llmforge.structure.search import search
+
+router = APIRouter(tags=["knowledge base"])
+
+
+class SearchRequest(BaseModel):
+    query: str = Field(description="What to look for, in Arabic or English.")
+    k: int | None = Field(None, ge=1, le=100, description="Results (default: setting search.k).")
+    # Literal[a tuple] is Literal of its items at run time; type checkers want them written out.
+    mode: Literal[SEARCH_MODES] | None = None  # type: ignore[valid-type]
+    lang: Literal[QUERY_LANGUAGES] = "auto"  # type: ignore[valid-type]
+
+
+class AskRequest(BaseModel):
+    question: str = Field(description="A question about the documents, in Arabic or English.")
+    agent: str | None = Field(None, description="Agent name (default: the built-in default agent).")
+    k: int | None = Field(None, ge=1, le=50)
+    model: str | None = Field(None, description="Language model (default: the agent's, else serve.model).")
+
+
+@router.post("/v1/search")
+def search_route(body: SearchRequest, project: ServedProject,
+                 _caller: Caller = Depends(require("search"))) -> dict[str, Any]:
+    return search(project, body.query, k=body.k, mode=body.mode, lang=body.lang).to_dict()
+
+
+@router.post("/v1/ask")
+def ask_route(body: AskRequest, request: Request, project: ServedProject,
+              _caller: Caller = Depends(require("ask"))) -> dict[str, Any]:
+    agent_id, settings = agent_settings(project, body.agent, model=body.model, k=body.k)
+    answer = ask(project, body.question, settings)
+    account_tokens(request, agent_id, answer.prompt_tokens, answer.completion_tokens)
+    return {**answer.to_dict(), "agent": agent_id}
+
+
+@router.get("/v1/documents")
+def documents(project: ServedProject, include_all: bool = False,
+              _caller: Caller = Depends(require("documents:read"))) -> dict[str, Any]:
+    return {"documents": list_documents(project, include_all=include_all)}
+
+
+@router.post("/v1/documents", status_code=202)
+async def upload(request: Request, project: ServedProject, files: list[UploadFile] = File(...),
+                 _caller: Caller = Depends(require("documents:write"))) -> dict[str, Any]:
+    limit = max_upload_bytes(project)
+    received = []
+    for upload_file in files:
+        data = await upload_file.read(limit + 1)
+        if len(data) > limit:
+            raise UsageError(f"{upload_file.filename} is over {limit // MB} MB (serve.max_upload_mb)")
+        received.append((upload_file.filename or "upload", data))
+    job_id, stored = request.app.state.jobs.submit_upload(received)
+    return {"job": job_id, "status_url": f"/v1/jobs/{job_id}", "files": stored}

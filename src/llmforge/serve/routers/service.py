@@ -1,0 +1,35 @@
+"""``GET /healthz`` (no auth), ``GET /metrics`` (Prometheus text) and ``GET /v1/usage``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import PlainTextResponse
+
+from llmforge._version import __version__
+from llmforge.serve.auth import Caller, require
+from llmforge.serve.state import ServedProject
+from llmforge.serve.usage import usage_summary
+
+router = APIRouter(tags=["service"])
+
+
+@router.get("/healthz")
+def healthz(project: ServedProject) -> dict[str, Any]:
+    return {"status": "ok", "version": __version__, "project": project.root.name}
+
+
+@router.get("/metrics", response_class=PlainTextResponse)
+def metrics_text(request: Request, _caller: Caller = Depends(require("metrics:read"))) -> str:
+    state = request.app.state
+    state.metrics.queue_depth = state.jobs.depth
+    return state.metrics.render()
+
+
+@router.get("/v1/usage")
+def usage_route(request: Request, project: ServedProject, since: datetime | None = None, by: str = "day",
+                _caller: Caller = Depends(require("usage:read"))) -> dict[str, Any]:
+    request.app.state.usage.flush()   # the records of the last seconds are still in the buffer
+    return {"by": by, "rows": usage_summary(project, since, by)}
