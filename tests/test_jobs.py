@@ -88,6 +88,24 @@ def test_the_jobs_route_settles_a_dead_training_job(project: Project) -> None:
     assert _http_state(project, job_id) == "interrupted"
 
 
+def test_the_jobs_list_route_shows_every_kind_settled(project: Project) -> None:
+    pytest.importorskip("fastapi")
+    from fastapi.testclient import TestClient
+
+    from llmforge.serve.app import create_app
+
+    create_job(project, INGEST.name, "upload1", {"files": ["a.txt"]}, pid=os.getpid())
+    train_id = _train_job(project)
+    update_job(project, train_id, state="running", pid=_dead_pid())
+    with TestClient(create_app(project)) as client:
+        listed = client.get("/v1/jobs").json()["jobs"]
+        trains = client.get("/v1/jobs", params={"kind": "train"}).json()["jobs"]
+        unknown = client.get("/v1/jobs", params={"kind": "nonsense"})
+    assert {job["id"]: job["kind"] for job in listed} == {"upload1": "ingest", train_id: "train"}
+    assert [(job["id"], job["state"]) for job in trains] == [(train_id, "interrupted")]
+    assert unknown.status_code == 422
+
+
 def _http_state(project: Project, job_id: str) -> str:
     pytest.importorskip("fastapi")
     from fastapi.testclient import TestClient
