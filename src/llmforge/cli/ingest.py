@@ -40,13 +40,12 @@ def ingest(
     from llmforge.ingest.pipeline import FAILED, collect_files, ingest_paths
 
     opened = open_project(project)
-    with opened.writer_lock("ingest", wait):
-        total = sum(1 for _ in collect_files(paths, recursive)[0]) or None
-        with progress_bar("ingesting", total) as advance:
-            report = ingest_paths(opened, paths, recursive=recursive,
-                                  ocr=ocr.value if ocr else None, lang=lang.value if lang else None,
-                                  password=password, workers=workers,
-                                  on_file=lambda outcome: advance(description=Path(outcome.path).name[:40]))
+    total = sum(1 for _ in collect_files(paths, recursive)[0]) or None
+    with progress_bar("ingesting", total) as advance:
+        report = ingest_paths(opened, paths, recursive=recursive,
+                              ocr=ocr.value if ocr else None, lang=lang.value if lang else None,
+                              password=password, workers=workers, wait=wait,
+                              on_file=lambda outcome: advance(description=Path(outcome.path).name[:40]))
 
     def render() -> None:
         for outcome in report.outcomes:

@@ -27,10 +27,9 @@ def structure(
     """Chunk, tag entities and embed what was ingested (only new or changed documents)."""
     from llmforge.structure.pipeline import structure_project
 
-    opened = open_project(project)
-    with opened.writer_lock("structure", wait), progress_bar("structuring", None) as advance:
-        report = structure_project(opened, embedder=embedder, chunk_tokens=chunk_tokens, overlap=overlap,
-                                   reembed=reembed, on_progress=lambda done, total: advance(0))
+    with progress_bar("structuring", None) as advance:
+        report = structure_project(open_project(project), embedder=embedder, chunk_tokens=chunk_tokens,
+                                   overlap=overlap, reembed=reembed, wait=wait, on_progress=lambda done, total: advance(0))
     emit(report.to_dict(), as_json, lambda: stdout.print(
         f"{report.documents} documents structured: {report.chunks} chunks, {report.entities} entities; "
         f"{report.removed_documents} removed; index holds {report.total_chunks} chunks "
