@@ -231,3 +231,32 @@ def test_worker_timeout_kills_what_the_worker_started() -> None:
     time.sleep(0.5)
     leftover = subprocess.run(["pgrep", "-f", "sleep 77"], capture_output=True, text=True).stdout.strip()
     assert leftover == ""
+
+
+SCRIPT = """
+import sys
+from pathlib import Path
+from llmforge.ingest.pipeline import ingest_paths
+from llmforge.project import Project
+
+def main():
+    report = ingest_paths(Project(Path(sys.argv[1])), [Path(sys.argv[2])])
+    print(report.outcomes[0].status, report.outcomes[0].reason)
+"""
+
+
+@pytest.mark.parametrize("guarded", [True, False])
+def test_a_script_calling_the_library_learns_to_guard_its_entry_point(project, tmp_path: Path, guarded: bool) -> None:
+    """multiprocessing runs the caller's script again in each extraction worker: with the usual
+    guard it ingests, without it every file fails saying what to do (not a bare RuntimeError)."""
+    note = tmp_path / "note.txt"
+    note.write_text("Chlorine is checked every four hours.\n", encoding="utf-8")
+    script = tmp_path / "script.py"
+    script.write_text(SCRIPT + ('if __name__ == "__main__":\n    main()\n' if guarded else "main()\n"))
+    result = subprocess.run([sys.executable, str(script), str(project.root), str(note)], capture_output=True,
+                            text=True, timeout=300, cwd=tmp_path)
+    last = result.stdout.strip().splitlines()[-1]
+    if guarded:
+        assert last == "ingested", result.stderr[-2000:]
+    else:
+        assert last.startswith("failed extraction worker failed to start") and '__name__ == "__main__"' in last

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import multiprocessing
 import os
 import queue
 import threading
@@ -28,7 +29,7 @@ from llmforge.errors import IngestError, UsageError
 from llmforge.ingest.extract import ExtractOptions, extract_file
 from llmforge.ingest.pages import ExtractedDocument
 from llmforge.text.normalize import search_form
-from llmforge.ingest.worker import IsolatedWorker
+from llmforge.ingest.worker import MAIN_GUARD, IsolatedWorker
 from llmforge.project import Project
 
 log = logging.getLogger(__name__)
@@ -276,6 +277,8 @@ def ingest_paths(project: Project, paths: Iterable[Path], *, recursive: bool = F
         UsageError: a directory without ``recursive``, or no files at all.
         LockError: another process is writing to the project, still after ``wait`` seconds.
     """
+    if getattr(multiprocessing.current_process(), "_inheriting", False):
+        raise UsageError(f"ingest_paths was called while a worker process was starting: {MAIN_GUARD}")
     files, outcomes = collect_files(paths, recursive)
     if not files and not outcomes:
         raise UsageError("nothing to ingest: no files found")

@@ -20,6 +20,10 @@ from typing import Any
 
 from llmforge.errors import IngestError
 
+# Python's multiprocessing runs the caller's script again in each child it starts (as __mp_main__);
+# a script that calls ingest_paths at top level would ingest again inside every worker.
+MAIN_GUARD = ("extraction runs in child processes that import your script again: put the calls to "
+              "llmforge under `if __name__ == \"__main__\":`")
 _PRELOAD = ["llmforge.ingest.extract", "llmforge.ingest.pdf", "llmforge.ingest.docx", "pypdf", "docx",
             "PIL.Image"]
 
@@ -66,6 +70,7 @@ class IsolatedWorker:
         self.offline = offline
         self._process: Any = None
         self._conn: Any = None
+        self._answered = False   # whether this child ever answered (one that never did died starting)
 
     def _start(self) -> None:
         context = _context()
@@ -90,6 +95,7 @@ class IsolatedWorker:
             status, value = self._conn.recv()
         except (EOFError, BrokenPipeError, ConnectionResetError):
             raise IngestError(self._death_reason()) from None
+        self._answered = True
         if status == "ok":
             return value
         if status == "fatal":
@@ -103,6 +109,8 @@ class IsolatedWorker:
         if code is not None and code < 0:
             return (f"extraction crashed ({signal.Signals(-code).name}); possibly out of memory "
                     f"(limit {self.memory_mb} MB, ingest.memory_mb)")
+        if not self._answered and code == 1:
+            return f"extraction worker failed to start (code 1); {MAIN_GUARD}"
         return f"extraction worker exited unexpectedly (code {code})"
 
     def close(self) -> None:
