@@ -163,4 +163,65 @@ MIGRATIONS: tuple[Migration, ...] = (
         ALTER TABLE jobs ADD COLUMN last_loss DOUBLE;
         """,
     ),
+    Migration(
+        "008_auth",
+        """
+        CREATE TABLE users (
+            name                VARCHAR PRIMARY KEY,
+            role                VARCHAR NOT NULL,
+            password_hash       VARCHAR NOT NULL,
+            disabled            BOOLEAN NOT NULL DEFAULT false,
+            created_at          TIMESTAMPTZ NOT NULL DEFAULT current_timestamp,
+            password_changed_at TIMESTAMPTZ,
+            failed_logins       INTEGER NOT NULL DEFAULT 0,
+            locked_until        TIMESTAMPTZ
+        );
+        CREATE TABLE api_keys (
+            id           VARCHAR PRIMARY KEY,
+            prefix       VARCHAR NOT NULL UNIQUE,
+            key_hash     VARCHAR NOT NULL,
+            name         VARCHAR NOT NULL,
+            owner        VARCHAR NOT NULL,          -- a user name, or 'local' (the shell operator)
+            role         VARCHAR NOT NULL,
+            permissions  JSON,                      -- null: the role's permissions
+            agents       JSON,                      -- null: any agent
+            created_at   TIMESTAMPTZ NOT NULL DEFAULT current_timestamp,
+            expires_at   TIMESTAMPTZ,
+            revoked_at   TIMESTAMPTZ,
+            last_used_at TIMESTAMPTZ,
+            rotated_from VARCHAR
+        );
+        CREATE TABLE refresh_tokens (
+            id         VARCHAR PRIMARY KEY,
+            family     VARCHAR NOT NULL,
+            username   VARCHAR NOT NULL,
+            token_hash VARCHAR NOT NULL,
+            created_at TIMESTAMPTZ NOT NULL DEFAULT current_timestamp,
+            expires_at TIMESTAMPTZ NOT NULL,
+            used_at    TIMESTAMPTZ,
+            revoked_at TIMESTAMPTZ
+        );
+        CREATE INDEX refresh_tokens_family ON refresh_tokens (family);
+        CREATE TABLE auth_failures (
+            client       VARCHAR PRIMARY KEY,       -- the client address
+            failures     INTEGER NOT NULL,
+            last_at      TIMESTAMPTZ NOT NULL,
+            locked_until TIMESTAMPTZ
+        );
+        CREATE TABLE audit_log (
+            seq        BIGINT PRIMARY KEY,
+            ts         TIMESTAMPTZ NOT NULL,
+            actor      VARCHAR,
+            key_prefix VARCHAR,
+            client     VARCHAR,
+            action     VARCHAR NOT NULL,
+            target     VARCHAR,
+            status     INTEGER,
+            latency_ms DOUBLE,
+            details    JSON,
+            prev_hash  VARCHAR NOT NULL,
+            hash       VARCHAR NOT NULL
+        );
+        """,
+    ),
 )
