@@ -15,8 +15,13 @@ line on stderr and the exit code it carries, never a traceback (``--debug`` show
     │   └── IntegrityError                  stored bytes do not match their hash or tag
     ├── IngestError                         one input file cannot be ingested (the batch goes on)
     ├── TrainError                          a dataset, base model, training run or export cannot proceed
-    └── BusyError                           the server cannot take it now: a model queue full past
-                                            serve.request_timeout, or the server stopping
+    ├── BusyError                           the server cannot take it now: a model queue full past
+    │                                       serve.request_timeout, or the server stopping
+    ├── AuthError                           (HTTP 401) missing, malformed, invalid or expired
+    │                                       credentials; a wrong user name or password
+    ├── PermissionDenied                    (HTTP 403) the caller is known but lacks the permission
+    └── RateLimited                         (HTTP 429) too many requests or failed logins; says
+                                            when to retry (``retry_after`` seconds)
 """
 
 from __future__ import annotations
@@ -74,3 +79,19 @@ class TrainError(LlmforgeError):
 
 class BusyError(LlmforgeError):
     pass
+
+
+class AuthError(LlmforgeError):
+    pass
+
+
+class PermissionDenied(LlmforgeError):
+    pass
+
+
+class RateLimited(LlmforgeError):
+    """Refused for now; ``retry_after`` is the number of seconds until a retry may succeed."""
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

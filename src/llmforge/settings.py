@@ -152,6 +152,18 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("serve.omp_wait_policy", str, "auto",
             "OpenMP wait policy for llama.cpp: auto (PASSIVE when the machine is busy), PASSIVE or ACTIVE.",
             choices=("auto", "PASSIVE", "ACTIVE")),
+    Setting("auth.min_password_length", int, 12, "Shortest password accepted for a user, in characters.",
+            high=1024),
+    Setting("auth.max_failures", int, 5,
+            "Failed logins in a row (per user, and per client address) before logins are refused for a while "
+            "(0: never)."),
+    Setting("auth.lockout_seconds", float, 60.0,
+            "First lockout after auth.max_failures, in seconds; it doubles with each further failure, "
+            "up to an hour.", high=3600.0),
+    Setting("auth.access_token_minutes", float, 15.0, "Lifetime of a signed access token (JWT), in minutes.",
+            high=24 * 60.0),
+    Setting("auth.refresh_token_days", float, 7.0, "Lifetime of a refresh token, in days.", high=365.0),
+    Setting("auth.issuer", str, "", "Issuer (iss) of access tokens ('': llmforge:<project directory name>)."),
     Setting("rag.k", int, 6, "Passages retrieved for an answer."),
     Setting("rag.min_score", float, 0.3,
             "Below this best vector similarity the answer may be 'not in the documents' (no generation)...", high=1.0),
