@@ -202,6 +202,21 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("train.llama_cpp_source", str, "",
             "llama-cpp-python source archive (or unpacked llama.cpp folder) holding the GGUF converters "
             "('' : look in the wheel cache that scripts/setup.sh fills)."),
+    Setting("audit.flush_seconds", float, 1.0,
+            "Seconds between the server's writes of buffered audit records to the catalog.", high=60.0),
+    Setting("audit.flush_records", int, 200, "Buffered audit records that trigger a write before the interval."),
+    Setting("ratelimit.key_per_minute", int, 600, "Requests per minute of one API key (0: no limit)."),
+    Setting("ratelimit.key_burst", int, 60,
+            "Requests one API key may make at once before its per-minute rate applies."),
+    Setting("ratelimit.user_per_minute", int, 1200, "Requests per minute of one user, all its keys and tokens together "
+            "(0: no limit)."),
+    Setting("ratelimit.user_burst", int, 120, "Requests one user may make at once before its per-minute rate applies."),
+    Setting("ratelimit.ip_per_minute", int, 120,
+            "Unauthenticated and failed requests per minute from one client address (IPv6: one /64) (0: no limit)."),
+    Setting("ratelimit.ip_burst", int, 30, "Unauthenticated and failed requests one client address may make at once."),
+    Setting("ratelimit.generation_tokens_per_minute", int, 10000,
+            "Generated tokens per minute of one caller, its burst a minute's worth (0: no limit)."),
+    Setting("ratelimit.max_concurrent_generations", int, 2, "Generations one caller may run at once (0: no limit)."),
 )
 
 _BY_NAME = {setting.name: setting for setting in SETTINGS}
