@@ -52,10 +52,10 @@ def _global(
 
 
 def _register() -> None:
-    from llmforge.cli import (agents, config, doctor, documents, ingest, init, models, serve, status, structure,
-                              train)
+    from llmforge.cli import (agents, audit, config, doctor, documents, ingest, init, models, serve, status,
+                              structure, train)
 
-    for module in (init, ingest, documents, structure, train, models, serve, agents, status, config, doctor):
+    for module in (init, ingest, documents, structure, train, models, serve, agents, status, config, doctor, audit):
         module.register(app)
 
 

@@ -45,8 +45,11 @@ def set_(name: Annotated[str, typer.Argument(help="Setting name.")],
          value: Annotated[str, typer.Argument(help="New value.")],
          project: ProjectOption = None, as_json: JsonOption = False) -> None:
     """Store a setting in llmforge.toml (an LLMFORGE_* variable still overrides it)."""
+    from llmforge.auth.audit import record_local
+
     opened = open_project(project)
     stored = write_setting(opened.settings_path, name, value)
+    record_local(opened, "config.set", name, {"value": stored})
     setting = get_setting(name)
     emit({"name": name, "value": stored}, as_json,
          lambda: stdout.print(f"{name} = {stored!r}" + (

@@ -64,7 +64,11 @@ def show(document_id: IdArgument, project: ProjectOption = None, as_json: JsonOp
 def delete(document_id: IdArgument, wait: WaitOption = None, project: ProjectOption = None,
            as_json: JsonOption = False) -> None:
     """Remove a document with its pages (and, once they exist, its chunks and vectors)."""
-    result = delete_document(open_project(project), document_id, wait=wait)
+    from llmforge.auth.audit import record_local
+
+    opened = open_project(project)
+    result = delete_document(opened, document_id, wait=wait)
+    record_local(opened, "documents.delete", result["id"], {"source_path": result["source_path"]})
     emit(result, as_json, lambda: stdout.print(
         f"deleted {result['id']} ({escape(result['source_path'])}): {result['pages_deleted']} pages"))
 

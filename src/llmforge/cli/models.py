@@ -115,9 +115,12 @@ def promote(ref: Ref, force: Force = False, project: ProjectOption = None, as_js
     Refused when its eval perplexity is above its parent's (or the base model's) or it is not
     evaluated, unless --force; always refused when its files fail verification.
     """
+    from llmforge.auth.audit import record_local
     from llmforge.registry import promote as promote_version
 
-    version = promote_version(open_project(project), ref, force=force)
+    opened = open_project(project)
+    version = promote_version(opened, ref, force=force)
+    record_local(opened, "models.promote", version.ref, {"force": force})
     emit(version.to_dict(), as_json,
          lambda: stdout.print(f"promoted {escape(version.ref)}: `{escape(version.name)}` now serves it"))
 

@@ -1,0 +1,385 @@
+"""The audit log: append-only, hash-chained records of security-relevant actions.
+
+Each record is one row of the catalog's ``audit_log`` table. Its ``hash`` is the SHA-256 of a
+canonical serialisation (JSON with sorted keys, no spaces, the time as ``YYYY-MM-DDTHH:MM:SS.ffffffZ``
+in UTC) of every other field, ``prev_hash`` included; ``prev_hash`` is the previous record's hash
+(64 zeros for the first), and ``seq`` goes up by exactly one. :func:`verify` recomputes the chain
+and names the first record that was altered, is missing, or does not follow the one before it.
+
+Threat model, honestly:
+
+* The chain detects an edit, deletion, insertion or reordering by anyone who does not also
+  recompute the chain from the point of change onwards. It is not a signature: whoever can write
+  the catalog and run this code can rewrite the whole tail after the change, or append records
+  that verify. So ``llmforge audit verify`` prints the head (``SEQ:HASH``); an operator who copies
+  it somewhere the catalog's writers cannot reach (a daily line in another machine's log, paper)
+  can later run ``audit verify --expect-head SEQ:HASH``, which fails unless that record is still in
+  an intact chain: a rewrite from at or before it is then detected, appended records are not.
+* Truncating the tail is detected only by ``--expect-head`` with a head past the new end.
+* Records never hold secrets: detail keys named like password, secret, token or key, values that
+  look like an Authorization header, and an API key's secret part or a JWT anywhere in a text
+  field are replaced by ``[redacted]`` before anything is hashed or stored (:func:`redact`).
+
+Writers: DuckDB admits one writing process per file and the catalog is opened briefly
+(:meth:`~llmforge.project.Project.catalog`), so each append reads the last ``(seq, hash)`` and
+inserts in one transaction, retrying when another writer won the same ``seq`` (the primary key
+refuses the loser). The HTTP server does not write per request: :class:`AuditRecorder` buffers
+records and a background thread appends them, in order, in batches.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import re
+import threading
+import time
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, replace
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import duckdb
+
+from llmforge.catalog import transaction
+from llmforge.errors import CatalogError, UsageError
+from llmforge.project import Project
+
+log = logging.getLogger(__name__)
+
+GENESIS = "0" * 64
+LOCAL_ACTOR = "local"          # the operator at this machine's shell
+REDACTED = "[redacted]"
+MAX_BUFFER = 100_000
+MAX_KEY_PREFIX = 16            # longer is no prefix: it may be a whole key, so it is not stored
+_ATTEMPTS = 20
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_SECRET_WORDS = {"password", "passwd", "pwd", "passphrase", "secret", "token", "key", "apikey", "authorization",
+                 "cookie", "credential", "credentials", "bearer", "jwt", "signature"}
+_SAFE_LAST_WORDS = {"prefix", "id", "name", "count", "type", "kind"}   # key_prefix, token_id: not secrets
+_CREDENTIAL_VALUE = re.compile(r"^\s*(bearer|basic)\s+\S", re.IGNORECASE)
+_API_KEY = re.compile(r"\b(lf_[a-z0-9]{8}_)[A-Za-z0-9_-]{16,}")            # keep the prefix, drop the secret
+_JWT = re.compile(r"\beyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
+_COLUMNS = ("seq, epoch_us(ts), actor, key_prefix, client, action, target, status, latency_ms, details, "
+            "prev_hash, hash")
+_append_lock = threading.Lock()   # one appending thread per process; other processes wait on the file
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    """One record of the chain (``hash`` covers every other field)."""
+
+    seq: int
+    ts: datetime
+    action: str
+    actor: str | None
+    key_prefix: str | None
+    client: str | None
+    target: str | None
+    status: int | None
+    latency_ms: float | None
+    details: dict[str, Any] | None
+    prev_hash: str
+    hash: str
+
+    def computed_hash(self) -> str:
+        """The hash this record's fields call for (compare with :attr:`hash`)."""
+        fields = asdict(self)
+        del fields["hash"]
+        fields["ts"] = _timestamp(self.ts)
+        payload = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+        return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "ts": _timestamp(self.ts)}
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    """What :func:`verify` found: ``ok``, or the first bad record and why."""
+
+    ok: bool
+    count: int
+    first_bad_seq: int | None = None
+    reason: str | None = None
+    head_seq: int | None = None
+    head_hash: str | None = None
+
+    @property
+    def head(self) -> str | None:
+        """``SEQ:HASH`` of the last record read, for the operator to keep elsewhere."""
+        return None if self.head_seq is None else f"{self.head_seq}:{self.head_hash}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "head": self.head}
+
+
+def _timestamp(ts: datetime) -> str:
+    return ts.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _words(name: str) -> list[str]:
+    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", name)
+    return [word for word in re.split(r"[^a-z0-9]+", spaced.lower()) if word]
+
+
+def is_secret_name(name: str) -> bool:
+    """Whether a detail key is named like a secret (``password``, ``api_key``, ``refreshToken``, ...)."""
+    words = _words(name)
+    if not words or words[-1] in _SAFE_LAST_WORDS:
+        return False
+    return any(word in _SECRET_WORDS for word in words)
+
+
+def _scrub(text: str) -> str:
+    """``text`` without an Authorization header's credentials, an API key's secret or a JWT."""
+    if _CREDENTIAL_VALUE.match(text):
+        return REDACTED
+    return _JWT.sub(REDACTED, _API_KEY.sub(lambda m: m.group(1) + REDACTED, text))
+
+
+def redact(value: Any) -> Any:
+    """``value`` with every secret-named key's value, and every credential-looking string, redacted."""
+    if isinstance(value, dict):
+        return {str(k): REDACTED if is_secret_name(str(k)) else redact(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [redact(item) for item in value]
+    if isinstance(value, str):
+        return _scrub(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _event(action: str, actor: str | None, key_prefix: str | None, client: str | None, target: str | None,
+           status: int | None, latency_ms: float | None, details: dict | None) -> AuditRecord:
+    """An unchained record (seq 0, no hashes) with its fields checked and secrets removed."""
+    if not action or not isinstance(action, str):
+        raise UsageError("an audit record needs an action")
+    if details is not None:
+        details = json.loads(json.dumps(redact(details), default=str))  # plain JSON types, as read back
+    actor, client, target = (None if v is None else _scrub(str(v)) for v in (actor, client, target))
+    if key_prefix is not None and len(key_prefix) > MAX_KEY_PREFIX:
+        key_prefix = REDACTED
+    if latency_ms is not None:
+        latency_ms = float(latency_ms) if math.isfinite(latency_ms) else None
+    return AuditRecord(0, datetime.now(timezone.utc), action, actor, key_prefix, client, target,
+                       None if status is None else int(status), latency_ms, details, "", "")
+
+
+def _chain(events: list[AuditRecord], last: tuple[int, str] | None) -> list[AuditRecord]:
+    seq, prev = last or (0, GENESIS)
+    chained = []
+    for event in events:
+        seq += 1
+        record = replace(event, seq=seq, prev_hash=prev)
+        record = replace(record, hash=record.computed_hash())
+        chained.append(record)
+        prev = record.hash
+    return chained
+
+
+def _row(record: AuditRecord) -> list[Any]:
+    details = None if record.details is None else json.dumps(record.details, sort_keys=True, ensure_ascii=False)
+    return [record.seq, record.ts, record.actor, record.key_prefix, record.client, record.action, record.target,
+            record.status, record.latency_ms, details, record.prev_hash, record.hash]
+
+
+def append(project: Project, events: list[AuditRecord]) -> list[AuditRecord]:
+    """Chain ``events`` (in order) after the last record and store them in one transaction.
+
+    Raises:
+        CatalogError: the catalog stayed busy, or another writer kept winning the same ``seq``.
+    """
+    if not events:
+        return []
+    for attempt in range(_ATTEMPTS):
+        try:
+            with _append_lock, project.catalog() as conn, transaction(conn):
+                last = conn.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
+                records = _chain(events, last)
+                conn.executemany("INSERT INTO audit_log VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                                 [_row(r) for r in records])
+            return records
+        except (duckdb.TransactionException, duckdb.ConstraintException):
+            time.sleep(min(0.005 * 2 ** attempt, 0.2))   # another writer took this seq: chain after it
+        except duckdb.Error as exc:
+            raise CatalogError(f"cannot write the audit log: {exc}") from None
+    raise CatalogError(f"cannot write the audit log: other writers won {_ATTEMPTS} times in a row")
+
+
+def record(project: Project, *, action: str, actor: str | None = None, key_prefix: str | None = None,
+           client: str | None = None, target: str | None = None, status: int | None = None,
+           latency_ms: float | None = None, details: dict | None = None) -> None:
+    """Append one record now (a CLI action; the server batches through :class:`AuditRecorder`).
+
+    ``action`` is dotted, most general first (``config.set``, ``http.POST``); ``details`` must be
+    JSON-like and is stored without its secrets (:func:`redact`).
+    """
+    append(project, [_event(action, actor, key_prefix, client, target, status, latency_ms, details)])
+
+
+def record_local(project: Project, action: str, target: str | None = None, details: dict | None = None) -> None:
+    """Record an action of the operator at this machine's shell (actor ``local``, client ``cli``)."""
+    record(project, action=action, actor=LOCAL_ACTOR, client="cli", target=target, details=details)
+
+
+def record_serve_event(project: Project, event: str, url: str, details: dict | None = None) -> None:
+    """Record that ``llmforge serve`` started or stopped (``event``: start or stop) at ``url``."""
+    if event not in ("start", "stop"):
+        raise UsageError(f"serve event must be start or stop, got {event!r}")
+    record_local(project, f"serve.{event}", target=url, details=details)
+
+
+class AuditRecorder:
+    """Buffers the server's audit records and appends them, in order, from a background thread.
+
+    A flush happens every ``audit.flush_seconds`` or once ``audit.flush_records`` are waiting. When
+    the catalog is busy the records wait for the next flush; past ``MAX_BUFFER`` the oldest are
+    dropped with a warning, and the next flush first appends an ``audit.dropped`` record saying how
+    many, so the loss is itself in the chain.
+    """
+
+    def __init__(self, project: Project) -> None:
+        self.project = project
+        self.flush_seconds = float(project.settings["audit.flush_seconds"])
+        self.flush_records = int(project.settings["audit.flush_records"])
+        self._buffer: deque[AuditRecord] = deque()
+        self._dropped = 0
+        self._lock = threading.Lock()
+        self._flushing = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="audit-flush", daemon=True)
+        self._thread.start()
+
+    def record(self, *, action: str, actor: str | None = None, key_prefix: str | None = None,
+               client: str | None = None, target: str | None = None, status: int | None = None,
+               latency_ms: float | None = None, details: dict | None = None) -> None:
+        """Queue a record (same fields as :func:`record`); it is chained when flushed."""
+        event = _event(action, actor, key_prefix, client, target, status, latency_ms, details)
+        with self._lock:
+            if len(self._buffer) >= MAX_BUFFER:
+                self._buffer.popleft()
+                self._dropped += 1
+                log.warning("audit buffer full: the catalog has been busy too long; dropping the oldest record")
+            self._buffer.append(event)
+            if len(self._buffer) >= self.flush_records:
+                self._wake.set()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(self.flush_seconds)
+            self._wake.clear()
+            self.flush()
+
+    def flush(self) -> int:
+        """Append what is buffered; on a busy catalog keep it for the next try. Returns records written."""
+        with self._flushing:
+            with self._lock:
+                batch, dropped = list(self._buffer), self._dropped
+            if not batch and not dropped:
+                return 0
+            notice = []   # the loss goes into the chain first: the dropped records were the oldest
+            if dropped:
+                notice.append(_event("audit.dropped", None, None, None, None, None, None, {"records": dropped}))
+            try:
+                append(self.project, notice + batch)
+            except CatalogError as exc:
+                log.warning("audit records kept for later: %s", exc)
+                return 0
+            with self._lock:
+                for _ in range(min(len(batch), len(self._buffer))):
+                    self._buffer.popleft()
+                self._dropped -= dropped
+            return len(batch)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread:
+            self._thread.join(10)
+        self.flush()
+
+
+def _from_row(row: tuple) -> AuditRecord:
+    seq, ts_us, actor, key_prefix, client, action, target, status, latency_ms, details, prev_hash, hash_ = row
+    return AuditRecord(seq, _EPOCH + timedelta(microseconds=ts_us), action, actor, key_prefix, client, target,
+                       status, latency_ms, None if details is None else json.loads(details), prev_hash, hash_)
+
+
+def list_records(project: Project, since: datetime | None = None, user: str | None = None,
+                 action: str | None = None, limit: int = 100) -> list[AuditRecord]:
+    """The latest ``limit`` records (oldest first) since ``since``, by actor ``user``, whose action
+    starts with ``action``."""
+    with project.catalog() as conn:
+        rows = conn.execute(
+            f"SELECT {_COLUMNS} FROM audit_log WHERE (?::TIMESTAMPTZ IS NULL OR ts >= ?::TIMESTAMPTZ) "
+            "AND (?::VARCHAR IS NULL OR actor = ?) AND (?::VARCHAR IS NULL OR starts_with(action, ?)) "
+            "ORDER BY seq DESC LIMIT ?", [since, since, user, user, action, action, limit]).fetchall()
+    return [_from_row(row) for row in reversed(rows)]
+
+
+def _rows(conn: duckdb.DuckDBPyConnection) -> Iterator[tuple]:
+    cursor = conn.execute(f"SELECT {_COLUMNS} FROM audit_log ORDER BY seq")
+    while batch := cursor.fetchmany(10_000):
+        yield from batch
+
+
+def _fault(row: tuple, expected_seq: int, prev_hash: str) -> str | None:
+    """Why the row read after ``expected_seq - 1`` (whose hash is ``prev_hash``) breaks the chain."""
+    seq = row[0]
+    if seq > expected_seq:
+        after = f"from record {expected_seq - 1} to {seq}" if expected_seq > 1 else f"starts at record {seq}"
+        return f"audit record {expected_seq} is missing: the chain {after} (deleted?)"
+    if seq < expected_seq:
+        return f"audit record {seq} is out of place: expected record {expected_seq} (inserted?)"
+    try:
+        altered = _from_row(row).computed_hash() != row[-1]
+    except (ValueError, TypeError):
+        altered = True
+    if altered:
+        return f"audit record {seq} was altered: its hash does not match its contents"
+    if row[-2] != prev_hash:
+        return (f"audit record {seq} does not follow record {seq - 1}: its prev_hash is not that record's "
+                "hash (inserted, deleted or reordered)")
+    return None
+
+
+def verify(project: Project, expect_head: str | None = None) -> VerifyResult:
+    """Recompute the whole chain; with ``expect_head`` (``SEQ:HASH`` from an earlier verify) also
+    check that this record is still in it, unchanged."""
+    wanted = _parse_head(expect_head) if expect_head else None
+    count, head_seq, head_hash, seen_wanted = 0, None, GENESIS, False
+    with project.catalog() as conn:
+        for row in _rows(conn):
+            reason = _fault(row, count + 1, head_hash)
+            if reason:
+                return VerifyResult(False, count, row[0] if row[0] <= count + 1 else count + 1, reason,
+                                    head_seq, head_hash if head_seq else None)
+            count, head_seq, head_hash = count + 1, row[0], row[-1]
+            if wanted and row[0] == wanted[0]:
+                if row[-1] != wanted[1]:
+                    return VerifyResult(False, count, row[0], f"audit record {row[0]} is not the expected head "
+                                        f"{wanted[1][:16]}…: the log was rewritten at or before it",
+                                        head_seq, head_hash)
+                seen_wanted = True
+    result = VerifyResult(True, count, None, None, head_seq, head_hash if head_seq else None)
+    if wanted and not seen_wanted:
+        return replace(result, ok=False, first_bad_seq=wanted[0],
+                       reason=f"audit record {wanted[0]} is missing: the log ends at record {head_seq or 0} "
+                              "(truncated?)")
+    return result
+
+
+def _parse_head(text: str) -> tuple[int, str]:
+    seq, _, hash_ = text.strip().partition(":")
+    if not seq.isdigit() or int(seq) < 1 or not re.fullmatch(r"[0-9a-f]{64}", hash_):
+        raise UsageError(f"expected head {text!r} is not SEQ:HASH (a record number, ':' and 64 hex digits)")
+    return int(seq), hash_

@@ -1,0 +1,69 @@
+"""``llmforge audit list|verify``: read the hash-chained audit log and check it is intact."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+
+from llmforge.cli._common import JsonOption, ProjectOption, emit, open_project, print_json, stderr, stdout
+
+audit_app = typer.Typer(help="The audit log of security-relevant actions: list it, verify its hash chain.",
+                        no_args_is_help=True)
+
+
+@audit_app.command("list")
+def list_(since: Annotated[datetime | None, typer.Option(help="Only records since (ISO date or time).")] = None,
+          user: Annotated[str | None, typer.Option(help="Only records of this actor (a user name, or local).")] = None,
+          action: Annotated[str | None, typer.Option(help="Only actions starting with this, e.g. config.")] = None,
+          limit: Annotated[int, typer.Option(min=1, help="Show the latest N records.")] = 100,
+          project: ProjectOption = None, as_json: JsonOption = False) -> None:
+    """The latest audit records, oldest first (time in UTC; who is actor/key prefix)."""
+    from llmforge.auth.audit import list_records
+
+    records = [r.to_dict() for r in list_records(open_project(project), since, user, action, limit)]
+
+    def render() -> None:
+        if not records:
+            stdout.print("no audit records match")
+        for r in records:   # one line each, like `git log --oneline`: a table would wrap every field
+            who = "/".join(str(v) for v in (r["actor"] or "-", r["key_prefix"]) if v)
+            status = f" → {r['status']}" if r["status"] is not None else ""
+            details = f"  {json.dumps(r['details'], ensure_ascii=False)}" if r["details"] is not None else ""
+            when = r["ts"][:19].replace("T", " ")
+            stdout.print(f"{r['seq']:>6}  {when}  {escape(who)}  {escape(r['client'] or '-')}  "
+                         f"[bold]{escape(r['action'])}[/] {escape(r['target'] or '')}{status}{escape(details)}",
+                         highlight=False)
+
+    emit(records, as_json, render)
+
+
+@audit_app.command("verify")
+def verify(expect_head: Annotated[str | None, typer.Option(
+               "--expect-head", metavar="SEQ:HASH",
+               help="A head printed by an earlier verify: fail unless it is still in the chain, unchanged.")] = None,
+           project: ProjectOption = None, as_json: JsonOption = False) -> None:
+    """Recompute the hash chain; exit 1 naming the first record altered, missing or out of order.
+
+    Keep the printed head (SEQ:HASH) somewhere the catalog's writers cannot reach: a chain is
+    rewritable by whoever can write the catalog, and --expect-head detects that.
+    """
+    from llmforge.auth.audit import verify as verify_chain
+
+    result = verify_chain(open_project(project), expect_head)
+    if as_json:
+        print_json(result.to_dict())
+    elif result.ok:
+        stdout.print(f"audit log intact: {result.count} records; head {result.head or 'none (empty log)'}",
+                     highlight=False)
+    if not result.ok:
+        if not as_json:
+            stderr.print(f"error: {result.reason}", highlight=False, markup=False, soft_wrap=True)
+        raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(audit_app, name="audit")
