@@ -24,8 +24,8 @@ log = logging.getLogger(__name__)
 FLUSH_SECONDS = 2.0
 FLUSH_RECORDS = 200
 MAX_BUFFER = 100_000
-GROUPS = {"key": "caller", "caller": "caller", "agent": "model", "model": "model", "route": "route",
-          "day": "date_trunc('day', ts)"}
+GROUPS = {"key": "caller", "caller": "caller", "user": "caller", "agent": "model", "model": "model", "route": "route",
+          "day": "date_trunc('day', ts)"}   # caller: the user's name (a key's requests count as its owner's)
 
 
 @dataclass(frozen=True)
@@ -100,7 +100,7 @@ class UsageRecorder:
 
 
 def usage_summary(project: Project, since: datetime | None = None, by: str = "day") -> list[dict[str, Any]]:
-    """Requests, tokens and latency grouped by ``by`` (key, caller, agent, model, route or day)."""
+    """Requests, tokens and latency grouped by ``by`` (key, caller, user, agent, model, route or day)."""
     from llmforge.errors import UsageError
 
     if by not in GROUPS:
