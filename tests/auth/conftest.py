@@ -12,6 +12,13 @@ from llmforge.auth import common
 PASSWORD = "correct horse battery staple"
 
 
+def audit_rows(project) -> list[tuple]:
+    """``(actor, action, target, details)`` of every audit record, oldest first."""
+    with project.catalog() as conn:
+        return conn.execute("SELECT actor, action, target, CAST(details AS VARCHAR) FROM audit_log "
+                            "ORDER BY seq").fetchall()
+
+
 @dataclass
 class Clock:
     """Moves ``llmforge.auth.common.utcnow``, the one clock the identity modules read."""
