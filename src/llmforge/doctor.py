@@ -10,9 +10,14 @@ import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
-OK, MISSING, WARN = "ok", "missing", "warn"
+from llmforge.errors import ConfigError
+from llmforge.project import Project
+from llmforge.tls import EXPIRY_WARNING_DAYS, certificate_expiry, tls_files
+
+OK, MISSING, WARN, ERROR = "ok", "missing", "warn", "error"
 MIN_FREE_GB = 5.0
 OCR_LANGUAGES = ("ara", "eng")
 PACKAGED_MODELS = {
@@ -153,21 +158,58 @@ def check_disk(path: Path) -> Check:
                  required=False)
 
 
+def check_tls(root: Path) -> Check:
+    """The project's TLS files, and how long its server certificate stays valid."""
+    files = tls_files(Project(root))
+    present = [path.name for path in files.all() if path.is_file()]
+    renew = "llmforge tls init --force (same CA, same names)"
+    if not files.cert.is_file():
+        return Check("tls", OK, f"no server certificate in {files.folder} (needed to serve beyond loopback: "
+                     "`llmforge tls init`)", required=False)
+    try:
+        expires = certificate_expiry(files.cert)
+    except ConfigError as exc:
+        return Check("tls", ERROR, str(exc), renew, required=False)
+    left = expires - datetime.now(timezone.utc)
+    detail = f"{', '.join(present)} in {files.folder}; server certificate expires {expires:%Y-%m-%d}"
+    if left.total_seconds() <= 0:
+        return Check("tls", ERROR, f"{detail}: EXPIRED, HTTPS clients will refuse it", renew)
+    if left.days < EXPIRY_WARNING_DAYS:
+        return Check("tls", WARN, f"{detail}, in {left.days} days", renew, required=False)
+    return Check("tls", OK, f"{detail} ({left.days} days)", required=False)
+
+
+def check_secrets(root: Path) -> Check:
+    """Every file in secrets/ open to its owner only (0600 or stricter)."""
+    folder = Project(root).path("secrets")
+    files = [path for path in folder.rglob("*") if path.is_file()] if folder.is_dir() else []
+    loose = [str(path.relative_to(folder)) for path in files if path.stat().st_mode & 0o077]
+    if loose:
+        return Check("secrets", WARN, f"open to group or others: {', '.join(loose)}",
+                     f"chmod 600 {' '.join(str(folder / name) for name in loose)}", required=False)
+    return Check("secrets", OK, f"{len(files)} files in {folder}, none open to group or others", required=False)
+
+
 CHECKS: tuple[Callable[[], Check | list[Check]], ...] = (
     check_python, check_core_packages, check_torch, check_unsloth, check_tesseract,
     check_llama_cpp, check_llama_converters, check_packaged_models,
 )
 
 
-def run_checks(disk_path: Path | None = None) -> list[Check]:
-    """Run every check; ``disk_path`` is where free space matters (the project, or cwd)."""
+def run_checks(disk_path: Path | None = None, project_root: Path | None = None) -> list[Check]:
+    """Run every check; ``disk_path`` is where free space matters (the project, or cwd), and the
+    TLS material and secrets of ``project_root`` are checked when it is given."""
     results: list[Check] = []
     for check in CHECKS:
         outcome = check()
         results.extend(outcome if isinstance(outcome, list) else [outcome])
     results.append(check_disk(disk_path or Path.cwd()))
+    if project_root is not None:
+        results += [check_tls(project_root), check_secrets(project_root)]
     return results
 
 
 def healthy(checks: list[Check]) -> bool:
-    return all(check.status == OK for check in checks if check.required)
+    """No required part missing and no error (an expired certificate)."""
+    return all(check.status == OK for check in checks if check.required) and \
+        not any(check.status == ERROR for check in checks)

@@ -53,11 +53,10 @@ def _global(
 
 def _register() -> None:
     from llmforge.cli import (agents, audit, config, doctor, documents, ingest, init, models, serve, status,
-                              structure, train)
-    from llmforge.cli import keys, users
+                              structure, tls, train)
 
-    for module in (init, ingest, documents, structure, train, models, serve, agents, status, config, doctor, audit,
-                   users, keys):
+    for module in (init, ingest, documents, structure, train, models, serve, agents, status, config, doctor, tls,
+                   audit):
         module.register(app)
 
 
