@@ -1,6 +1,7 @@
 """The loopback policy and the drain at the stop signal belong to the library: an app from
-create_app refuses non-loopback clients, the server function refuses a non-loopback bind, and the
-server it builds drains the job runner when the stop signal arrives (no socket needed)."""
+create_app refuses non-loopback clients, the server function refuses a non-loopback bind without
+authentication (the whole bind policy: tests/serve/test_tls_serve.py), and the server it builds
+drains the job runner when the stop signal arrives (no socket needed)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ httpx = pytest.importorskip("httpx")
 
 from llmforge.errors import BusyError, UsageError  # noqa: E402
 from llmforge.serve.app import create_app  # noqa: E402
+from llmforge.serve import server as server_module  # noqa: E402
 from llmforge.serve.server import build_server, serve  # noqa: E402
 
 
@@ -34,7 +36,8 @@ def test_an_app_refuses_a_remote_client(project, path: str) -> None:
     response = get(create_app(project), path, ("10.1.2.3", 1234))
     assert response.status_code == 403
     error = response.json()["error"]
-    assert error["type"] == "forbidden" and "10.1.2.3" in error["message"] and "allow-remote" in error["message"]
+    assert error["type"] == "forbidden" and "10.1.2.3" in error["message"]
+    assert "loopback clients only" in error["message"]
 
 
 @pytest.mark.parametrize("client", [("127.0.0.1", 1234), ("::1", 1234)])
@@ -48,15 +51,17 @@ def test_allow_remote_lets_a_remote_client_in(project) -> None:
 
 
 @pytest.mark.parametrize("call", [serve, build_server])
-def test_a_remote_bind_is_refused_without_allow_remote(project, call) -> None:
-    message = ("refusing to serve on 10.0.0.5: authentication is not configured yet, so the API stays on "
-               "loopback; pass --allow-remote to override")
+def test_a_remote_bind_is_refused_without_authentication(project, call, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(server_module, "auth_configured", lambda project: False)
+    message = ("refusing to serve on 10.0.0.5: no user or API key is configured, so the API stays on loopback; "
+               "add a user with `llmforge users add NAME`")
     with pytest.raises(UsageError, match=re.escape(message)):
-        call(project, "10.0.0.5", 8000)
+        call(project, "10.0.0.5", 8000, insecure_http=True)
 
 
-def test_a_remote_bind_is_allowed_with_allow_remote(project) -> None:
-    server = build_server(project, "10.0.0.5", 8000, allow_remote=True)
+def test_a_remote_bind_is_allowed_with_authentication(project, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(server_module, "auth_configured", lambda project: True)
+    server = build_server(project, "10.0.0.5", 8000, insecure_http=True)
     assert (server.config.host, server.config.port) == ("10.0.0.5", 8000)
     assert get(server.config.app, "/healthz", ("10.1.2.3", 1234)).status_code == 200
 

@@ -3,29 +3,39 @@
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich import box
 from rich.table import Table
 
-from llmforge.cli._common import JsonOption, ProjectOption, emit, note, open_project, stdout
+from llmforge.cli._common import JsonOption, ProjectOption, emit, note, open_project, stderr, stdout
 
 
 def serve(
-    host: Annotated[str | None, typer.Option(help="Bind address (default: setting serve.host).",
+    host: Annotated[str | None, typer.Option(help="Bind address (default: setting serve.host). Beyond "
+                                             "loopback it needs a user or API key, and --tls or --insecure-http.",
                                              show_default=False)] = None,
     port: Annotated[int | None, typer.Option(min=1, max=65535, help="Port (default: setting serve.port).",
                                              show_default=False)] = None,
-    allow_remote: Annotated[bool, typer.Option("--allow-remote", help="Bind to a non-loopback address "
-                                               "although no authentication is configured yet.")] = False,
+    tls: Annotated[bool, typer.Option("--tls", help="Serve HTTPS with the project's certificate "
+                                      "(`llmforge tls init`).")] = False,
+    tls_cert: Annotated[Path | None, typer.Option("--tls-cert", help="Serve HTTPS with this PEM certificate "
+                                                  "(chain) instead; needs --tls-key.", show_default=False)] = None,
+    tls_key: Annotated[Path | None, typer.Option("--tls-key", help="The PEM private key of --tls-cert.",
+                                                 show_default=False)] = None,
+    insecure_http: Annotated[bool, typer.Option("--insecure-http", help="Allow plain HTTP on a non-loopback "
+                                                "address (authentication is still required).")] = False,
     project: ProjectOption = None,
 ) -> None:
     """Serve the HTTP API (search, embeddings, documents, jobs, usage, metrics; docs at /docs)."""
     from llmforge.serve.server import serve as run_server
 
     opened = open_project(project)
-    run_server(opened, host, port, allow_remote=allow_remote,
+    run_server(opened, host, port, tls=tls, tls_cert=tls_cert, tls_key=tls_key, insecure_http=insecure_http,
+               warn=lambda message: stderr.print(f"warning: {message}", style="yellow", highlight=False,
+                                                 markup=False),
                announce=lambda url: note(f"serving {opened.root} on {url}  (API docs: {url}/docs)"))
 
 

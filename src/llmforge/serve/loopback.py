@@ -1,13 +1,18 @@
-"""The loopback policy: until authentication is configured, the API is for this machine only.
+"""Who may reach the API: the bind policy, and the loopback-only guard of an app.
 
-One rule (:func:`llmforge.offline.is_loopback_host`), checked twice: :func:`check_bind_host`
-refuses to listen on a non-loopback address, and :class:`LoopbackOnly` answers a request from a
-non-loopback client with 403, so an app that :func:`llmforge.serve.app.create_app` builds keeps the
-policy under any server or proxy. ``allow_remote`` lifts both.
+Binding beyond loopback (:func:`check_bind`) needs authentication configured (a user or an API
+key) and TLS, or, instead of TLS, an explicit ``insecure_http`` that earns a warning: passwords,
+keys and documents would cross the network in clear. The unspecified addresses ``0.0.0.0`` and
+``::`` listen on every interface, so they count as remote. A loopback bind is always allowed.
+
+:class:`LoopbackOnly` answers a request from a non-loopback client with 403, so an app that
+:func:`llmforge.serve.app.create_app` builds without ``allow_remote`` stays on this machine under
+any server or proxy; the server lifts it only for a bind the policy allowed.
 """
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Sequence
 
 from fastapi.responses import JSONResponse
@@ -23,15 +28,39 @@ from llmforge.serve.errors import error_body
 IN_PROCESS_CLIENT = "testclient"
 
 
-def check_bind_host(host: str, *, allow_remote: bool = False) -> None:
-    """Refuse to listen on ``host`` unless it is loopback or remote access was allowed.
+USERS_FIX = "add a user with `llmforge users add NAME` (or create an API key)"
+TLS_FIX = "create a certificate with `llmforge tls init` and serve with --tls (or --tls-cert/--tls-key)"
+
+
+def is_loopback_bind(host: str) -> bool:
+    """Whether listening on ``host`` reaches this machine only: a loopback name or address, but
+    not ``0.0.0.0``, ``::`` or ``""``, which listen on every interface."""
+    name = host.strip("[]").split("%", 1)[0]
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return bool(name) and is_loopback_host(name)
+
+
+def check_bind(host: str, *, auth_configured: bool, tls: bool, insecure_http: bool = False) -> str:
+    """Refuse a bind the policy forbids; return the warning to show for one it allows ("" if none).
 
     Raises:
-        UsageError: a non-loopback ``host`` without ``allow_remote``.
+        UsageError: a non-loopback ``host`` without authentication configured, or without TLS
+            and without ``insecure_http``.
     """
-    if not is_loopback_host(host) and not allow_remote:
-        raise UsageError(f"refusing to serve on {host}: authentication is not configured yet, so the API "
-                         "stays on loopback; pass --allow-remote to override")
+    if is_loopback_bind(host):
+        return ""
+    if not auth_configured:
+        raise UsageError(f"refusing to serve on {host}: no user or API key is configured, so the API stays on "
+                         f"loopback; {USERS_FIX} (--insecure-http does not lift this)")
+    if not tls and not insecure_http:
+        raise UsageError(f"refusing to serve on {host} over plain HTTP: passwords, keys and documents would "
+                         f"cross the network in clear; {TLS_FIX}, or pass --insecure-http to accept that")
+    if not tls:
+        return (f"serving on {host} over plain HTTP (--insecure-http): passwords, API keys and documents "
+                "cross the network unencrypted; use --tls")
+    return ""
 
 
 def is_local_client(client: Sequence[object] | None) -> bool:
@@ -58,6 +87,6 @@ class LoopbackOnly:
 def refusal(client: Sequence[object] | None) -> JSONResponse:
     """The 403 a non-loopback client gets, saying why and how to lift it."""
     host = client[0] if client else "an unknown address"
-    return JSONResponse(error_body("forbidden", f"refusing a request from {host}: authentication is not "
-                                   "configured yet, so the API answers loopback clients only; serve with "
-                                   "--allow-remote (allow_remote=True) to override"), status_code=403)
+    return JSONResponse(error_body("forbidden", f"refusing a request from {host}: this server answers loopback "
+                                   "clients only; to serve the network, configure authentication and bind a "
+                                   "non-loopback --host with --tls"), status_code=403)

@@ -1,58 +1,133 @@
-"""Run the HTTP API under uvicorn, the way ``llmforge serve`` does: the loopback check on the bind
-address, an app that refuses remote clients (both lifted by ``allow_remote``), and a server that
-stops starting jobs the moment a stop signal arrives."""
+"""Run the HTTP API under uvicorn, the way ``llmforge serve`` does: the bind policy
+(:func:`llmforge.serve.loopback.check_bind`), HTTPS with TLS 1.2 at least, an app that answers
+remote clients only when the policy allowed a remote bind, and a server that stops starting jobs
+the moment a stop signal arrives."""
 
 from __future__ import annotations
 
+import logging
+import ssl
 from collections.abc import Callable
+from pathlib import Path
 from types import FrameType
 
 import uvicorn
 from fastapi import FastAPI
 
+from llmforge.errors import ConfigError, UsageError
 from llmforge.project import Project
 from llmforge.serve.app import create_app
-from llmforge.serve.loopback import check_bind_host
+from llmforge.serve.loopback import check_bind, is_loopback_bind
+from llmforge.tls import server_files
 
 GRACEFUL_SECONDS = 30   # how long in-flight requests may take to finish after the stop signal
+log = logging.getLogger(__name__)
+
+
+class _Config(uvicorn.Config):
+    """uvicorn's config, with TLS 1.2 as the oldest protocol a client may speak."""
+
+    def load(self) -> None:
+        super().load()
+        if self.ssl is not None:
+            self.ssl.minimum_version = ssl.TLSVersion.TLSv1_2
 
 
 class DrainingServer(uvicorn.Server):
     """uvicorn's server, draining the app's job runner at the stop signal: uvicorn then waits for
-    the in-flight requests, and a queued job must not start meanwhile (it is marked interrupted)."""
+    the in-flight requests, and a queued job must not start meanwhile (it is marked interrupted).
 
-    def __init__(self, app: FastAPI, host: str, port: int) -> None:
-        super().__init__(uvicorn.Config(app, host=host, port=port, log_level="warning",
-                                        timeout_graceful_shutdown=GRACEFUL_SECONDS))
+    ``warnings`` holds what the operator must hear before it starts (e.g. plain HTTP on a network)."""
+
+    def __init__(self, app: FastAPI, host: str, port: int, tls: tuple[Path, Path] | None = None,
+                 warnings: tuple[str, ...] = ()) -> None:
+        cert, key = tls or (None, None)
+        super().__init__(_Config(app, host=host, port=port, log_level="warning", ssl_certfile=cert,
+                                 ssl_keyfile=key, timeout_graceful_shutdown=GRACEFUL_SECONDS))
         self.jobs = app.state.jobs
+        self.warnings = warnings
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.config.host}]" if ":" in self.config.host else self.config.host
+        return f"{'https' if self.config.is_ssl else 'http'}://{host}:{self.config.port}"
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         self.jobs.drain()   # now, not after the in-flight requests
         super().handle_exit(sig, frame)
 
 
-def build_server(project: Project, host: str | None = None, port: int | None = None, *,
-                 allow_remote: bool = False) -> DrainingServer:
+def auth_configured(project: Project) -> bool:
+    """Whether the project has a user or an API key to authenticate callers with."""
+    from llmforge.auth.identity import auth_configured as configured
+
+    return configured(project)
+
+
+def tls_material(project: Project, tls: bool = False, tls_cert: Path | None = None,
+                 tls_key: Path | None = None) -> tuple[Path, Path] | None:
+    """The certificate and key to serve HTTPS with, checked to load together, or None for HTTP:
+    the operator's ``tls_cert`` and ``tls_key`` when given, else the project's (``tls``).
+
+    Raises:
+        UsageError: only one of ``tls_cert`` and ``tls_key``.
+        ConfigError: the files are missing, unreadable, or the key does not match the certificate.
+    """
+    if (tls_cert is None) != (tls_key is None):
+        raise UsageError("--tls-cert and --tls-key go together: give both")
+    if tls_cert is not None and tls_key is not None:
+        files = (Path(tls_cert), Path(tls_key))
+    elif tls:
+        files = server_files(project)
+    else:
+        return None
+    try:
+        ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_cert_chain(*files)
+    except (OSError, ssl.SSLError) as exc:
+        reason = getattr(exc, "strerror", None) or getattr(exc, "reason", None) or str(exc)
+        raise ConfigError(f"cannot serve HTTPS with {files[0]} and {files[1]}: {reason}") from None
+    return files
+
+
+def build_server(project: Project, host: str | None = None, port: int | None = None, *, tls: bool = False,
+                 tls_cert: Path | None = None, tls_key: Path | None = None,
+                 insecure_http: bool = False) -> DrainingServer:
     """The server :func:`serve` runs, not started yet (host and port default to the settings
     ``serve.host`` and ``serve.port``).
 
+    Args:
+        tls: serve HTTPS with the project's certificate (``llmforge tls init``).
+        tls_cert, tls_key: serve HTTPS with these PEM files instead (both or neither).
+        insecure_http: allow plain HTTP on a non-loopback address (with a warning).
+
     Raises:
-        UsageError: a non-loopback ``host`` without ``allow_remote``.
+        UsageError: the bind policy refuses ``host`` (see :func:`llmforge.serve.loopback.check_bind`).
+        ConfigError: the TLS files are missing or do not load.
     """
     host = host or str(project.settings["serve.host"])
     port = port or int(project.settings["serve.port"])
-    check_bind_host(host, allow_remote=allow_remote)
-    return DrainingServer(create_app(project, allow_remote=allow_remote), host, port)
+    remote = not is_loopback_bind(host)
+    files = tls_material(project, tls, tls_cert, tls_key)
+    configured = remote and auth_configured(project)   # a loopback bind needs no look at the catalog
+    warning = check_bind(host, auth_configured=configured, tls=files is not None, insecure_http=insecure_http)
+    return DrainingServer(create_app(project, allow_remote=remote), host, port, files,
+                          (warning,) if warning else ())
 
 
-def serve(project: Project, host: str | None = None, port: int | None = None, *, allow_remote: bool = False,
-          announce: Callable[[str], None] | None = None) -> None:
-    """Serve ``project`` until SIGINT or SIGTERM; ``announce`` gets the base URL before it starts.
+def serve(project: Project, host: str | None = None, port: int | None = None, *, tls: bool = False,
+          tls_cert: Path | None = None, tls_key: Path | None = None, insecure_http: bool = False,
+          announce: Callable[[str], None] | None = None, warn: Callable[[str], None] | None = None) -> None:
+    """Serve ``project`` until SIGINT or SIGTERM; ``warn`` gets each warning (default: the log),
+    then ``announce`` the base URL, before it starts. Arguments as for :func:`build_server`.
 
     Raises:
-        UsageError: a non-loopback ``host`` without ``allow_remote``.
+        UsageError: the bind policy refuses ``host``.
+        ConfigError: the TLS files are missing or do not load.
     """
-    server = build_server(project, host, port, allow_remote=allow_remote)
+    server = build_server(project, host, port, tls=tls, tls_cert=tls_cert, tls_key=tls_key,
+                          insecure_http=insecure_http)
+    for warning in server.warnings:
+        (warn or log.warning)(warning)
     if announce is not None:
-        announce(f"http://{server.config.host}:{server.config.port}")
+        announce(server.url)
     server.run()
