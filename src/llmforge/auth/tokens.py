@@ -18,6 +18,7 @@ import logging
 import re
 import secrets
 import uuid
+from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -69,7 +70,8 @@ def _write_manifest(directory: Path, manifest: dict[str, Any]) -> None:
     common.write_private(directory / _MANIFEST, json.dumps(manifest, indent=2).encode())
 
 
-def _key_lock(directory: Path):  # noqa: ANN202 (a context manager)
+def _key_lock(directory: Path) -> AbstractContextManager[None]:
+    """Held while the key files change, so two processes never both create or rotate a key."""
     common.private_dir(directory)
     return file_lock(directory / ".lock", "jwt signing keys",
                      lambda holder: LockError(f"the signing keys are being changed by {holder}"), wait=10.0)

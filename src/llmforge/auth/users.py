@@ -8,7 +8,9 @@ After ``auth.max_failures`` failures in a row, logins are refused for ``auth.loc
 doubling with every further failure up to an hour: per user (until a successful login), and per
 client address (whose count is forgotten an hour after its last failure; a success does not reset
 it, or an attacker with one account of their own could clear it between guesses). A lockout
-answers with the same words whether the account or the address is locked.
+answers with the same words whether the account or the address is locked. (Only names that exist
+can lock, so a lockout does tell that a name exists; the per-address lockout keeps such probing to
+a few names an hour from one address.)
 """
 
 from __future__ import annotations
