@@ -7,6 +7,7 @@ from typing import Any
 
 from llmforge.catalog import resolve_document_id, transaction
 from llmforge.project import Project
+from llmforge.textstore import page_texts
 
 _LIST_COLUMNS = ("id", "source_path", "version", "status", "error", "kind", "title", "page_count",
                  "languages", "size", "ingested_at")
@@ -30,10 +31,13 @@ def show_document(project: Project, prefix: str) -> dict[str, Any]:
         cursor = conn.execute("SELECT * FROM documents WHERE id = ?", [document_id])
         names = [d[0] for d in cursor.description]
         document = dict(zip(names, cursor.fetchone()))
-        cursor = conn.execute("SELECT page_no, method, ocr_confidence, language, deskew_angle, chars, text "
+        cursor = conn.execute("SELECT page_no, method, ocr_confidence, language, deskew_angle, chars "
                               "FROM pages WHERE document_id = ? ORDER BY page_no", [document_id])
         names = [d[0] for d in cursor.description]
         document["pages"] = [dict(zip(names, row)) for row in cursor.fetchall()]
+    texts = dict(page_texts(project, [document_id])[document_id])
+    for page in document["pages"]:
+        page["text"] = texts[page["page_no"]]
     if isinstance(document.get("metadata"), str):
         document["metadata"] = json.loads(document["metadata"])
     return document

@@ -137,6 +137,7 @@ class _Ingestor:
         self.options = options
         self.settings = project.settings
         self.blobs = project.blobs()
+        self.encrypted = self.blobs.key is not None
         self.lock = threading.Lock()
         with project.catalog() as conn:
             self.known = dict(conn.execute(
@@ -230,11 +231,12 @@ class _Ingestor:
              meta.get("title") or item.path.stem, meta.get("author", ""), meta.get("created", ""),
              len(extracted.pages), languages, item.text_sha256, extracted.notes,
              json.dumps(meta, ensure_ascii=False, default=str)])
+        # Encrypted: the page text stays in the sealed text blob only (llmforge.textstore reads it back).
         conn.executemany(
             "INSERT INTO pages (document_id, page_no, text, search_text, method, ocr_confidence, "
             "language, deskew_angle, chars) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [[document_id, p.page_no, p.text, search_form(p.text), p.method, p.ocr_confidence,
-              p.language, p.deskew_angle, len(p.text)] for p in extracted.pages])
+            [[document_id, p.page_no, "" if self.encrypted else p.text, "" if self.encrypted else search_form(p.text),
+              p.method, p.ocr_confidence, p.language, p.deskew_angle, len(p.text)] for p in extracted.pages])
         return FileOutcome(path, INGESTED, document_id, version, len(extracted.pages), notes=extracted.notes)
 
     @staticmethod

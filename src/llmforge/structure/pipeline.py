@@ -24,6 +24,7 @@ from llmforge.text.keywords import arabic_keywords
 from llmforge.structure.chunking import Chunk, chunk_pages
 from llmforge.structure.embedders import Embedder, cached_embedder
 from llmforge.structure.index import ChunkIndex, TABLE
+from llmforge.textstore import catalog_key, page_texts, seal_text
 
 log = logging.getLogger(__name__)
 
@@ -182,14 +183,7 @@ def _pages_of(project: Project, document_ids: list[str], group: int = 64) -> Ite
     """``(document_id, [(page_no, text), ...])`` read a group of documents per catalog connection
     (opening DuckDB costs ~25 ms, as much as chunking a small document)."""
     for start in range(0, len(document_ids), group):
-        ids = document_ids[start:start + group]
-        with project.catalog() as conn:
-            rows = conn.execute("SELECT document_id, page_no, text FROM pages WHERE list_contains(?, document_id) "
-                                "ORDER BY document_id, page_no", [ids]).fetchall()
-        pages: dict[str, list[tuple[int, str]]] = {document_id: [] for document_id in ids}
-        for document_id, page_no, text in rows:
-            pages[document_id].append((page_no, text))
-        yield from pages.items()
+        yield from page_texts(project, document_ids[start:start + group]).items()
 
 
 def find_entities(document_id: str, pages: list[tuple[int, str]], chunks: list[Chunk]) -> list[dict[str, Any]]:
@@ -226,6 +220,7 @@ def _write_batch(project: Project, index: ChunkIndex, model: Embedder, batch: Ba
     index.delete_documents(document_ids)
     if rows:
         index.add(rows, model.dim)
+    key = catalog_key(project)   # encrypted project: chunk text and headings are sealed in the catalog
     with project.catalog() as conn, transaction(conn):
         _delete_catalog_rows(conn, document_ids)
         conn.executemany("INSERT INTO structured_documents (document_id, chunks) VALUES (?, ?)",
@@ -235,15 +230,21 @@ def _write_batch(project: Project, index: ChunkIndex, model: Embedder, batch: Ba
         conn.executemany(
             "INSERT INTO chunks (id, document_id, seq, page_start, page_end, char_start, char_end, tokens, "
             "heading, language, text) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [[row["chunk_id"], document_id, chunk.seq, chunk.page_start, chunk.page_end, chunk.char_start,
-              chunk.char_end, chunk.tokens, chunk.heading, row["language"], chunk.text]
-             for (document_id, chunk), row in zip(chunks, rows)])
+            [_chunk_row(key, document_id, chunk, row) for (document_id, chunk), row in zip(chunks, rows)])
         entities = [entity for _, _, doc_entities in batch for entity in doc_entities]
         if entities:
             columns = list(entities[0])
             conn.executemany(f"INSERT INTO entities ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
                              [[entity[c] for c in columns] for entity in entities])
     log.info("structured %d documents: %d chunks", len(document_ids), len(chunks))
+
+
+def _chunk_row(key: bytes | None, document_id: str, chunk: Chunk, row: dict[str, Any]) -> list[Any]:
+    """A chunk's catalog row; with a key (an encrypted project) its text and heading sealed."""
+    chunk_id = row["chunk_id"]
+    heading = chunk.heading and seal_text(key, chunk.heading, f"{chunk_id}/heading")
+    return [chunk_id, document_id, chunk.seq, chunk.page_start, chunk.page_end, chunk.char_start, chunk.char_end,
+            chunk.tokens, heading, row["language"], seal_text(key, chunk.text, chunk_id)]
 
 
 def _delete_catalog_rows(conn: Any, document_ids: list[str]) -> None:

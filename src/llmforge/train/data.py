@@ -41,6 +41,7 @@ from llmforge.text.language import script_letters
 from llmforge.text.normalize import search_form
 from llmforge.locks import pid_alive
 from llmforge.project import Project
+from llmforge.textstore import catalog_key, open_text
 
 if TYPE_CHECKING:
     import datasets
@@ -214,7 +215,9 @@ def _read_chunks(project: Project) -> list[_Chunk]:
                             "ORDER BY document_id, seq").fetchall()
     if not rows:
         raise TrainError("no chunks: run `llmforge structure` first")
-    return [_Chunk(*row) for row in rows]
+    key = catalog_key(project)   # an encrypted project's chunk text is sealed in the catalog
+    return [_Chunk(chunk_id, document_id, seq, language, open_text(key, text, chunk_id))
+            for chunk_id, document_id, seq, language, text in rows]
 
 
 # --- example files -------------------------------------------------------------------------
