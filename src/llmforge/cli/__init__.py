@@ -54,9 +54,10 @@ def _global(
 def _register() -> None:
     from llmforge.cli import (agents, audit, config, doctor, documents, ingest, init, models, serve, status,
                               structure, tls, train)
+    from llmforge.cli import keys, users
 
     for module in (init, ingest, documents, structure, train, models, serve, agents, status, config, doctor, tls,
-                   audit):
+                   audit, users, keys):
         module.register(app)
 
 
