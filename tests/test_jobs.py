@@ -90,14 +90,12 @@ def test_the_jobs_route_settles_a_dead_training_job(project: Project) -> None:
 
 def test_the_jobs_list_route_shows_every_kind_settled(project: Project) -> None:
     pytest.importorskip("fastapi")
-    from fastapi.testclient import TestClient
-
-    from llmforge.serve.app import create_app
+    from tests.serve.live import admin_client
 
     create_job(project, INGEST.name, "upload1", {"files": ["a.txt"]}, pid=os.getpid())
     train_id = _train_job(project)
     update_job(project, train_id, state="running", pid=_dead_pid())
-    with TestClient(create_app(project)) as client:
+    with admin_client(project) as client:
         listed = client.get("/v1/jobs").json()["jobs"]
         trains = client.get("/v1/jobs", params={"kind": "train"}).json()["jobs"]
         unknown = client.get("/v1/jobs", params={"kind": "nonsense"})
@@ -108,11 +106,9 @@ def test_the_jobs_list_route_shows_every_kind_settled(project: Project) -> None:
 
 def _http_state(project: Project, job_id: str) -> str:
     pytest.importorskip("fastapi")
-    from fastapi.testclient import TestClient
+    from tests.serve.live import admin_client
 
-    from llmforge.serve.app import create_app
-
-    with TestClient(create_app(project)) as client:
+    with admin_client(project) as client:
         response = client.get(f"/v1/jobs/{job_id}")
     assert response.status_code == 200, response.text
     return response.json()["state"]

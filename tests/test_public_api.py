@@ -27,7 +27,8 @@ DOCUMENTED = [
     "get_job", "list_jobs",
     "create_app",
     "LlmforgeError", "UsageError", "ProjectError", "ConfigError", "LockError", "CatalogError", "CatalogLockedError",
-    "NotFoundError", "BlobError", "IntegrityError", "IngestError", "TrainError", "BusyError",
+    "NotFoundError", "BlobError", "IntegrityError", "IngestError", "TrainError", "BusyError", "AuthError",
+    "PermissionDenied", "RateLimited",
 ]
 
 

@@ -270,13 +270,12 @@ def test_get_runtime_loads_the_promoted_version_with_its_adapter(project: Projec
 
 def test_models_endpoint_lists_promoted_repository_models(project: Project) -> None:
     pytest.importorskip("fastapi")
-    from fastapi.testclient import TestClient
 
-    from llmforge.serve.app import create_app
+    from tests.serve.live import admin_client
 
     add_version(project)
     add_version(project, "draft")
     registry.promote(project, "ops@v1")
-    with TestClient(create_app(project)) as client:
+    with admin_client(project) as client:
         ids = [m["id"] for m in client.get("/v1/models").json()["data"]]
     assert {"ops", "ops@v1"} <= set(ids) and not any(i.startswith("draft") for i in ids)

@@ -57,7 +57,13 @@ INGEST = JobKind("ingest", "upload job", "the server running it stopped or crash
 TRAIN = JobKind("train", "training job", "its process is gone (crashed or killed)",
                 "resume with `llmforge train resume {id}`", listing="see `llmforge train list`",
                 lock="runs/.train.lock")
-KINDS: dict[str, JobKind] = {kind.name: kind for kind in (INGEST, TRAIN)}
+_SERVER_GONE = "the server running it stopped or crashed"
+STRUCTURE = JobKind("structure", "structuring job", _SERVER_GONE, "submit it again (`POST /v1/structure`)")
+DATASET = JobKind("dataset", "dataset job", _SERVER_GONE, "submit it again (`POST /v1/datasets`)")
+EXPORT = JobKind("export", "export job", _SERVER_GONE,
+                 "submit it again (`POST /v1/model-versions/{{ref}}/export`)")
+KINDS: dict[str, JobKind] = {kind.name: kind for kind in (INGEST, TRAIN, STRUCTURE, DATASET, EXPORT)}
+SERVER_KINDS = (INGEST.name, STRUCTURE.name, DATASET.name, EXPORT.name)   # run by `llmforge serve` itself
 
 
 def kind_of(name: str) -> JobKind:

@@ -140,6 +140,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("serve.host", str, "127.0.0.1",
             "Address `llmforge serve` binds to (loopback until authentication is configured)."),
     Setting("serve.port", int, 8000, "Port of `llmforge serve`."),
+    Setting("serve.metrics_anonymous", bool, False,
+            "Let a Prometheus scraper read /metrics without credentials (every other route needs them)."),
     Setting("serve.max_upload_mb", float, 100.0, "Largest request body (and uploaded file) accepted, in MB."),
     Setting("serve.request_timeout", float, 300.0,
             "Seconds a generation request may wait for the model (then 503) and a stream may run (0: no limit)."),

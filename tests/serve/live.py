@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from llmforge.project import Project
 
@@ -37,3 +38,30 @@ def live_server(project: Project) -> Iterator[str]:
         server.should_exit = True
         thread.join(60)
     assert not thread.is_alive(), "the server did not stop"
+
+
+_ADMIN_KEYS: dict[str, str] = {}
+
+
+def admin_key(project: Project) -> str:
+    """An admin API key of ``project`` (made once per project and reused), for tests of routes that
+    are not about authentication itself."""
+    from llmforge.auth.keys import create_key
+
+    root = str(project.root)
+    if root not in _ADMIN_KEYS or not (project.root / "catalog.duckdb").exists():
+        _ADMIN_KEYS[root] = create_key(project, name="tests", role="admin", owner="local")[0]
+    return _ADMIN_KEYS[root]
+
+
+def auth_headers(project: Project) -> dict[str, str]:
+    return {"Authorization": f"Bearer {admin_key(project)}"}
+
+
+def admin_client(project: Project, app: Any = None, **options: Any) -> Any:
+    """A TestClient of ``project``'s app (or ``app``) that sends an admin key with every request."""
+    from fastapi.testclient import TestClient
+
+    from llmforge.serve.app import create_app
+
+    return TestClient(app if app is not None else create_app(project), headers=auth_headers(project), **options)

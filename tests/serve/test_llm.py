@@ -93,10 +93,10 @@ def test_chat_routes_over_a_real_socket(kb) -> None:
     openai = pytest.importorskip("openai")
     import httpx
 
-    from tests.serve.live import live_server
+    from tests.serve.live import admin_key, auth_headers, live_server
 
     with live_server(kb) as base:
-        client = openai.OpenAI(base_url=f"{base}/v1", api_key="unused", max_retries=0)
+        client = openai.OpenAI(base_url=f"{base}/v1", api_key=admin_key(kb), max_retries=0)
         ids = [m.id for m in client.models.list()]
         assert "qwen2.5-coder-0.5b-instruct" in ids and "agent:default" in ids
         reply = client.chat.completions.create(model="qwen2.5-coder-0.5b-instruct", max_tokens=8,
@@ -110,13 +110,15 @@ def test_chat_routes_over_a_real_socket(kb) -> None:
             {"role": "user", "content": "How often is the chlorine analyser checked?"}])
         assert "four hours" in agent.choices[0].message.content.lower()
         raw = httpx.post(f"{base}/v1/ask", json={"question": "ما هو رقم مكتب العمليات؟"},
-                         timeout=120).json()
+                         headers=auth_headers(kb), timeout=120).json()
         assert "2214" in raw["answer"] and raw["citations"][0]["source_path"].endswith("ops.txt")
         text = httpx.post(f"{base}/v1/completions",
-                          json={"prompt": "def add(a, b):\n    return", "max_tokens": 6}, timeout=120).json()
+                          json={"prompt": "def add(a, b):\n    return", "max_tokens": 6},
+                          headers=auth_headers(kb), timeout=120).json()
         assert text["choices"][0]["text"].strip()
-        usage = httpx.get(f"{base}/v1/usage", params={"by": "model"}, timeout=30).json()["rows"]
+        usage = httpx.get(f"{base}/v1/usage", params={"by": "model"}, headers=auth_headers(kb), timeout=30).json()["rows"]
         assert any(row["model"] == "qwen2.5-coder-0.5b-instruct" and row["completion_tokens"] > 0 for row in usage)
         bad = httpx.post(f"{base}/v1/chat/completions",
-                         json={"model": "gpt-17", "messages": [{"role": "user", "content": "hi"}]}, timeout=30)
+                         json={"model": "gpt-17", "messages": [{"role": "user", "content": "hi"}]},
+                         headers=auth_headers(kb), timeout=30)
         assert bad.status_code == 404 and json.loads(bad.text)["error"]["type"] == "NotFoundError"

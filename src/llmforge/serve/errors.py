@@ -1,9 +1,11 @@
 """The HTTP face of the error tree: one JSON shape, ``{"error": {"type": ..., "message": ...}}``,
 and the status code that fits each :class:`~llmforge.errors.LlmforgeError` class (400 bad input,
-404 not found, 409 training conflict, 413 too large, 422 invalid body, 503 busy)."""
+401 no or bad credentials, 403 not permitted, 404 not found, 409 training conflict, 413 too large,
+422 invalid body, 429 over a rate limit, 503 busy)."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -11,11 +13,22 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from llmforge.errors import (BusyError, CatalogLockedError, IngestError, LlmforgeError, LockError, NotFoundError, TrainError,
-                             UsageError)
+from llmforge.errors import (AuthError, BusyError, CatalogLockedError, IngestError, LlmforgeError, LockError,
+                             NotFoundError, PermissionDenied, RateLimited, TrainError, UsageError)
 
-STATUS = {UsageError: 400, NotFoundError: 404, IngestError: 422, TrainError: 409, LockError: 503,
-          CatalogLockedError: 503, BusyError: 503}
+STATUS = {UsageError: 400, AuthError: 401, PermissionDenied: 403, NotFoundError: 404, IngestError: 422,
+          TrainError: 409, RateLimited: 429, LockError: 503, CatalogLockedError: 503, BusyError: 503}
+
+
+def error_headers(exc: LlmforgeError) -> dict[str, str] | None:
+    """When to come back (busy, rate-limited) and how to authenticate (401)."""
+    if isinstance(exc, RateLimited):
+        return {"Retry-After": str(max(1, math.ceil(exc.retry_after)))}
+    if isinstance(exc, BusyError):
+        return {"Retry-After": "30"}
+    if isinstance(exc, AuthError):
+        return {"WWW-Authenticate": 'Bearer realm="llmforge"'}
+    return None
 
 
 def error_body(kind: str, message: str) -> dict[str, Any]:
@@ -28,8 +41,7 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(LlmforgeError)
     async def llmforge_error(_request: Request, exc: LlmforgeError) -> JSONResponse:
         status = next((code for cls, code in STATUS.items() if isinstance(exc, cls)), 500)
-        headers = {"Retry-After": "30"} if isinstance(exc, BusyError) else None
-        return JSONResponse(error_body(type(exc).__name__, str(exc)), status_code=status, headers=headers)
+        return JSONResponse(error_body(type(exc).__name__, str(exc)), status_code=status, headers=error_headers(exc))
 
     @app.exception_handler(RequestValidationError)
     async def invalid_body(_request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -1,10 +1,13 @@
-"""Background jobs of the server (an upload: ingest, then structure), kept in the job store.
+"""Background jobs of the server, kept in the job store: an upload (ingest, then structure), a
+structuring run, a dataset build, a model export. Long work asked for over HTTP runs here, and the
+caller follows it at ``/v1/jobs/{id}``. (Training runs in a detached process of its own instead:
+see :mod:`llmforge.train.jobs`.)
 
-A job runs in a worker thread under the project writer lock, so it queues behind a CLI command
-that is writing (and the other way round). Its row names the server's pid as its owner, so when
-the server stops or dies, jobs still queued or running read as ``interrupted`` (see
-:mod:`llmforge.jobs`); their uploaded files stay in ``uploads/<job id>/`` and a later
-``llmforge ingest uploads/<job id>`` (or a new upload) picks them up.
+A job runs in one worker thread, in order, under the project writer lock, so it queues behind a CLI
+command that is writing (and the other way round). Its row names the server's pid as its owner, so
+when the server stops or dies, jobs still queued or running read as ``interrupted`` (see
+:mod:`llmforge.jobs`); an upload's files stay in ``uploads/<job id>/`` and it can be resumed.
+What each kind does is the plain table :data:`TASKS`.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import queue
 import re
 import threading
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +36,51 @@ def safe_filename(name: str) -> str:
     base = Path(name.replace("\\", "/")).name.strip().lstrip(".")
     base = _SAFE_NAME.sub("_", base)[:200]
     return base or "upload"
+
+
+Progress = Callable[[float, str], None]
+Task = Callable[[Project, str, dict[str, Any], Progress], tuple[str, str, dict[str, Any]]]
+
+
+def _upload(project: Project, job_id: str, params: dict[str, Any], progress: Progress) -> tuple[str, str, dict[str, Any]]:
+    """Ingest the job's uploaded files, then structure; (state, message, result)."""
+    from llmforge.ingest.pipeline import ingest_paths
+    from llmforge.structure.pipeline import structure_project
+
+    with project.writer_lock(f"serve upload {job_id}", LOCK_WAIT_SECONDS):
+        report = ingest_paths(project, [project.root / "uploads" / job_id], recursive=True)
+        progress(0.5, "structuring")
+        structured = structure_project(project)
+    failed = report.count("failed")
+    state = "failed" if failed and failed == len(report.outcomes) else "succeeded"
+    return (state, f"{report.count('ingested')} ingested, {failed} failed",
+            {"ingest": report.to_dict(), "structure": structured.to_dict()})
+
+
+def _structure(project: Project, _job_id: str, params: dict[str, Any], _progress: Progress) -> tuple[str, str, dict[str, Any]]:
+    from llmforge.structure.pipeline import structure_project
+
+    report = structure_project(project, reembed=bool(params.get("reembed")), wait=LOCK_WAIT_SECONDS)
+    return "succeeded", f"{report.documents} documents structured, {report.chunks} chunks", report.to_dict()
+
+
+def _dataset(project: Project, _job_id: str, params: dict[str, Any], _progress: Progress) -> tuple[str, str, dict[str, Any]]:
+    from llmforge.train.data import build_dataset
+
+    info = build_dataset(project, **params)
+    return "succeeded", f"dataset {info.name} built", info.to_dict()
+
+
+def _export(project: Project, _job_id: str, params: dict[str, Any], _progress: Progress) -> tuple[str, str, dict[str, Any]]:
+    from llmforge.train.export import export_version
+
+    result = export_version(project, params["ref"], kind=params["kind"], quantization=params.get("quantization"))
+    result.pop("path", None)   # a server path: callers get the version's file name only
+    return "succeeded", f"{params['ref']} exported ({params['kind']})", result
+
+
+TASKS: dict[str, Task] = {store.INGEST.name: _upload, store.STRUCTURE.name: _structure,
+                          store.DATASET.name: _dataset, store.EXPORT.name: _export}
 
 
 class JobRunner:
@@ -63,10 +112,19 @@ class JobRunner:
                 target = target.with_name(f"{target.stem}-1{target.suffix}")
             target.write_bytes(data)
             names.append(target.name)
-        params = {"folder": str(folder), "files": names}
+        params = {"files": names}   # the folder is uploads/<job id>: no server path in what callers read
         store.create_job(self.project, store.INGEST.name, job_id, params, pid=os.getpid())   # the server owns it
         self._queue.put(job_id)
         return job_id, names
+
+    def submit(self, kind: str, params: dict[str, Any]) -> dict[str, Any]:
+        """Queue a job of ``kind`` (one of :data:`TASKS`) with ``params``; returns its record."""
+        self._refuse_while_draining()
+        if kind not in TASKS:
+            raise ValueError(f"the server runs no {kind!r} jobs")
+        job = store.create_job(self.project, kind, uuid.uuid4().hex[:12], params, pid=os.getpid())
+        self._queue.put(job["id"])
+        return job
 
     def resume(self, job_id: str) -> dict[str, Any]:
         """Queue an interrupted (or failed) upload job again; its files are still in uploads/."""
@@ -102,21 +160,16 @@ class JobRunner:
                          message="the server stopped before this job ran")
 
     def _execute(self, job_id: str) -> None:
-        from llmforge.ingest.pipeline import ingest_paths
-        from llmforge.structure.pipeline import structure_project
-
-        folder = self.project.root / "uploads" / job_id
+        job = store.get_job(self.project, job_id)
         store.update_job(self.project, job_id, state="running", stamp=("started_at",))
+
+        def progress(fraction: float, message: str) -> None:
+            store.update_job(self.project, job_id, progress=fraction, message=message)
+
         try:
-            with self.project.writer_lock(f"serve upload {job_id}", LOCK_WAIT_SECONDS):
-                report = ingest_paths(self.project, [folder], recursive=True)
-                store.update_job(self.project, job_id, progress=0.5, message="structuring")
-                structured = structure_project(self.project)
-            result = {"ingest": report.to_dict(), "structure": structured.to_dict()}
-            failed = report.count("failed")
-            state = "failed" if failed and failed == len(report.outcomes) else "succeeded"
-            store.update_job(self.project, job_id, state=state, progress=1.0, result=result, stamp=("finished_at",),
-                             message=f"{report.count('ingested')} ingested, {failed} failed")
+            state, message, result = TASKS[job["kind"]](self.project, job_id, job["params"] or {}, progress)
+            store.update_job(self.project, job_id, state=state, progress=1.0, result=result, message=message,
+                             stamp=("finished_at",))
         except LlmforgeError as exc:
             store.update_job(self.project, job_id, state="failed", message=str(exc), stamp=("finished_at",))
         except Exception as exc:  # noqa: BLE001 — a job failure must not kill the worker thread
@@ -141,4 +194,5 @@ class JobRunner:
 def interrupt_stale_jobs(project: Project) -> int:
     """Jobs left queued or running by a server that died: mark them interrupted (at start-up), so
     the catalog says so too, not only the store's readers."""
-    return store.interrupt_active(project, store.INGEST.name, "the server stopped while this job was pending")
+    return sum(store.interrupt_active(project, kind, "the server stopped while this job was pending")
+               for kind in store.SERVER_KINDS)

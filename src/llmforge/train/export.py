@@ -457,7 +457,7 @@ def export_version(project: Project, ref: str, *, kind: str = "adapter",
     """
     from llmforge import registry
 
-    quantization = _checked_export(kind, quantization)
+    quantization = check_export(kind, quantization)
     version = registry.get_version(project, ref)
     if not isinstance(version.manifest.get("base"), dict) or not version.manifest["base"].get("spec"):
         raise TrainError(f"the manifest of {version.ref} does not say which base model it was trained on "
@@ -478,7 +478,7 @@ def export_version(project: Project, ref: str, *, kind: str = "adapter",
             "bytes": path.stat().st_size, "verified": verified}
 
 
-def _checked_export(kind: str, quantization: str | None) -> str:
+def check_export(kind: str, quantization: str | None) -> str:
     """The quantization a valid ``kind`` + ``quantization`` pair exports with (default ``q8_0``)."""
     if kind not in EXPORT_KINDS:
         raise UsageError(f"unknown export kind {kind!r}: {' or '.join(EXPORT_KINDS)}")

@@ -1,4 +1,5 @@
-"""``GET /healthz`` (no auth), ``GET /metrics`` (Prometheus text) and ``GET /v1/usage``."""
+"""``GET /healthz`` (no auth), ``GET /metrics`` (Prometheus text; anonymous only with
+``serve.metrics_anonymous``) and ``GET /v1/usage``."""
 
 from __future__ import annotations
 
@@ -22,7 +23,8 @@ def healthz(project: ServedProject) -> dict[str, Any]:
 
 
 @router.get("/metrics", response_class=PlainTextResponse)
-def metrics_text(request: Request, _caller: Caller = Depends(require("metrics:read"))) -> str:
+def metrics_text(request: Request,
+                 _caller: Caller = Depends(require("metrics:read", anonymous_setting="serve.metrics_anonymous"))) -> str:
     state = request.app.state
     state.metrics.queue_depth = state.jobs.depth
     return state.metrics.render()
