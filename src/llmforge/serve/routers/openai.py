@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import json
 import time
+import uuid
 from collections.abc import Iterable, Iterator
 from typing import Any, Literal
 
@@ -138,15 +139,15 @@ def _agent_reply(project: Project, body: ChatRequest, messages: list[dict[str, s
     agent_id, settings = agent_settings(project, body.model, system_prompt=system, max_tokens=body.max_tokens)
     answer = ask(project, question, settings)
     account_tokens(request, agent_id, answer.prompt_tokens, answer.completion_tokens)
-    created = int(time.time())
+    created, completion_id = int(time.time()), f"chatcmpl-{uuid.uuid4().hex}"
     message = {"role": "assistant", "content": answer.answer}
     citations = [c.__dict__ for c in answer.citations]
     if body.stream:
-        chunk = {"id": f"chatcmpl-{created}", "object": "chat.completion.chunk", "created": created,
+        chunk = {"id": completion_id, "object": "chat.completion.chunk", "created": created,
                  "model": body.model, "choices": [{"index": 0, "delta": message, "finish_reason": "stop"}],
                  "citations": citations}
         return _sse(iter([chunk]), request, body.model or "agent:default")
-    return {"id": f"chatcmpl-{created}", "object": "chat.completion", "created": created, "model": body.model,
+    return {"id": completion_id, "object": "chat.completion", "created": created, "model": body.model,
             "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
             "usage": {"prompt_tokens": answer.prompt_tokens, "completion_tokens": answer.completion_tokens,
                       "total_tokens": answer.prompt_tokens + answer.completion_tokens},
