@@ -108,3 +108,8 @@ def test_sigterm_lets_requests_finish_and_interrupts_queued_jobs(project, tmp_pa
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(60)
+    from llmforge.auth.audit import list_records, verify
+
+    events = [(r.action, r.actor) for r in list_records(project, action="serve.")]
+    assert events == [("serve.start", "local"), ("serve.stop", "local")] * 2   # both runs, each start and stop
+    assert verify(project).ok

@@ -224,4 +224,10 @@ MIGRATIONS: tuple[Migration, ...] = (
         );
         """,
     ),
+    Migration(
+        "009_usage_keys",
+        """
+        ALTER TABLE usage ADD COLUMN key_prefix VARCHAR;   -- the API key a request came with (NULL: a token)
+        """,
+    ),
 )

@@ -41,7 +41,7 @@ def serve(
 
 def usage(
     since: Annotated[datetime | None, typer.Option(help="Only requests since (ISO date or time).")] = None,
-    by: Annotated[str, typer.Option(help="Group by key, caller, agent, model, route or day.")] = "day",
+    by: Annotated[str, typer.Option(help="Group by key (API key prefix), user, agent, model, route or day.")] = "day",
     project: ProjectOption = None,
     as_json: JsonOption = False,
 ) -> None:

@@ -57,14 +57,16 @@ def create_app(project: Project, *, allow_remote: bool = False) -> FastAPI:
     jobs_runner = JobRunner(project)
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         interrupt_stale_jobs(project)
         usage.start()
         audit.start()
+        audit.record(action="serve.start", actor="local", client="cli", target=getattr(app.state, "url", None))
         jobs_runner.start()
         yield
         jobs_runner.stop()
         usage.close()
+        audit.record(action="serve.stop", actor="local", client="cli", target=getattr(app.state, "url", None))
         audit.close()
 
     app = FastAPI(title="llmforge", version=__version__, docs_url=None, redoc_url=None, lifespan=lifespan)
@@ -105,7 +107,7 @@ def _install_accounting(app: FastAPI, max_body: int) -> None:
         caller = caller_of(request)
         usage.record(caller.user if caller else "anonymous", request.method, path, response.status_code,
                      seconds * 1000, getattr(request.state, "model", None), getattr(request.state, "prompt_tokens", 0),
-                     getattr(request.state, "completion_tokens", 0))
+                     getattr(request.state, "completion_tokens", 0), caller.key_prefix if caller else None)
         app.state.audit.record(action=f"http {request.method} {path}", actor=caller.user if caller else None,
                                key_prefix=caller.key_prefix if caller else None, client=client_address(request),
                                status=response.status_code, latency_ms=round(seconds * 1000, 2))

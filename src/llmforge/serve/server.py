@@ -46,6 +46,7 @@ class DrainingServer(uvicorn.Server):
                                  ssl_keyfile=key, timeout_graceful_shutdown=GRACEFUL_SECONDS))
         self.jobs = app.state.jobs
         self.warnings = warnings
+        app.state.url = self.url   # the app's lifespan audits start and stop with it
 
     @property
     def url(self) -> str:

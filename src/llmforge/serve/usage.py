@@ -24,8 +24,9 @@ log = logging.getLogger(__name__)
 FLUSH_SECONDS = 2.0
 FLUSH_RECORDS = 200
 MAX_BUFFER = 100_000
-GROUPS = {"key": "caller", "caller": "caller", "user": "caller", "agent": "model", "model": "model", "route": "route",
+GROUPS = {"key": "key_prefix", "caller": "caller", "user": "caller", "agent": "model", "model": "model", "route": "route",
           "day": "date_trunc('day', ts)"}   # caller: the user's name (a key's requests count as its owner's)
+_COLUMNS = "ts, caller, method, route, model, prompt_tokens, completion_tokens, latency_ms, status, key_prefix"
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,7 @@ class UsageRecord:
     completion_tokens: int
     latency_ms: float
     status: int
+    key_prefix: str | None = None
 
 
 class UsageRecorder:
@@ -57,9 +59,10 @@ class UsageRecorder:
         self._thread.start()
 
     def record(self, caller: str, method: str, route: str, status: int, latency_ms: float,
-               model: str | None = None, prompt_tokens: int = 0, completion_tokens: int = 0) -> None:
+               model: str | None = None, prompt_tokens: int = 0, completion_tokens: int = 0,
+               key_prefix: str | None = None) -> None:
         record = UsageRecord(datetime.now(timezone.utc), caller, method, route, model, prompt_tokens,
-                             completion_tokens, latency_ms, status)
+                             completion_tokens, latency_ms, status, key_prefix)
         with self._lock:
             if len(self._buffer) >= MAX_BUFFER:
                 self._buffer.popleft()
@@ -82,7 +85,8 @@ class UsageRecorder:
             return 0
         try:
             with self.project.catalog() as conn, transaction(conn):
-                conn.executemany("INSERT INTO usage VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", [astuple(r) for r in batch])
+                conn.executemany(f"INSERT INTO usage ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                                 [astuple(r) for r in batch])
         except CatalogError as exc:
             log.warning("usage records kept for later: %s", exc)
             return 0
@@ -99,8 +103,10 @@ class UsageRecorder:
         self.flush()
 
 
-def usage_summary(project: Project, since: datetime | None = None, by: str = "day") -> list[dict[str, Any]]:
-    """Requests, tokens and latency grouped by ``by`` (key, caller, user, agent, model, route or day)."""
+def usage_summary(project: Project, since: datetime | None = None, by: str = "day",
+                  user: str | None = None) -> list[dict[str, Any]]:
+    """Requests, tokens and latency grouped by ``by`` (key, caller, user, agent, model, route or day),
+    of every caller or of ``user`` alone (an analyst sees only its own usage)."""
     from llmforge.errors import UsageError
 
     if by not in GROUPS:
@@ -110,7 +116,8 @@ def usage_summary(project: Project, since: datetime | None = None, by: str = "da
         rows = conn.execute(
             f"SELECT {column} AS grp, count(*), sum(prompt_tokens), sum(completion_tokens), "
             "avg(latency_ms), quantile_cont(latency_ms, 0.95), sum(CASE WHEN status >= 400 THEN 1 ELSE 0 END) "
-            "FROM usage WHERE (? IS NULL OR ts >= ?) GROUP BY grp ORDER BY grp", [since, since]).fetchall()
+            "FROM usage WHERE (? IS NULL OR ts >= ?) AND (?::VARCHAR IS NULL OR caller = ?) GROUP BY grp ORDER BY grp",
+            [since, since, user, user]).fetchall()
     return [{by: str(row[0]) if row[0] is not None else None, "requests": row[1], "prompt_tokens": row[2] or 0,
              "completion_tokens": row[3] or 0, "avg_latency_ms": round(row[4] or 0, 2),
              "p95_latency_ms": round(row[5] or 0, 2), "errors": row[6]} for row in rows]

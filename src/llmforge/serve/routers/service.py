@@ -32,6 +32,8 @@ def metrics_text(request: Request,
 
 @router.get("/v1/usage")
 def usage_route(request: Request, project: ServedProject, since: datetime | None = None, by: str = "day",
-                _caller: Caller = Depends(require("usage:read"))) -> dict[str, Any]:
+                caller: Caller = Depends(require("usage:read"))) -> dict[str, Any]:
+    """Every caller's usage for ``usage:read:all``; otherwise the caller's own (an analyst's)."""
     request.app.state.usage.flush()   # the records of the last seconds are still in the buffer
-    return {"by": by, "rows": usage_summary(project, since, by)}
+    user = None if caller.can("usage:read:all") else caller.user
+    return {"by": by, "user": user, "rows": usage_summary(project, since, by, user=user)}

@@ -1,0 +1,102 @@
+"""Object-level checks beside the route-level ones: whose usage a caller sees, which agents a
+narrowed key may use, and that a disabled user's keys stop at once."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from llmforge.auth import keys, users
+from llmforge.project import Project
+from llmforge.serve.app import create_app
+
+PASSWORD = "correct horse battery staple"
+
+
+def bearer(secret: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {secret}"}
+
+
+@pytest.fixture
+def people(project: Project) -> dict[str, str]:
+    """An admin and two analysts with a key each."""
+    secrets = {}
+    for name, role in (("ada", "admin"), ("ann", "analyst"), ("bob", "analyst")):
+        users.add_user(project, name, role, PASSWORD)
+        secrets[name] = keys.create_key(project, name=f"{name}-key", role=role, owner=name)[0]
+    return secrets
+
+
+def usage_rows(client: TestClient, secret: str, by: str) -> dict[str, Any]:
+    response = client.get("/v1/usage", params={"by": by}, headers=bearer(secret))
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_an_analyst_sees_only_its_own_usage_and_an_admin_everyones(project: Project, people: dict[str, str]) -> None:
+    with TestClient(create_app(project)) as client:
+        for name in ("ann", "bob", "bob"):
+            assert client.get("/v1/documents", headers=bearer(people[name])).status_code == 200
+        ann = usage_rows(client, people["ann"], "user")
+        admin = usage_rows(client, people["ada"], "user")
+        by_key = usage_rows(client, people["ada"], "key")
+    assert ann["user"] == "ann" and {row["user"] for row in ann["rows"]} == {"ann"}
+    assert {row["user"] for row in admin["rows"]} >= {"ann", "bob"} and admin["user"] is None
+    counts = {row["user"]: row["requests"] for row in admin["rows"]}
+    assert counts["bob"] == 2 and counts["ann"] >= 1
+    prefixes = {row["key"] for row in by_key["rows"]}
+    assert {people[name].split("_")[1] for name in ("ann", "bob")} <= prefixes   # real callers, by key
+
+
+def test_a_disabled_users_keys_stop_on_the_next_request(project: Project, people: dict[str, str]) -> None:
+    with TestClient(create_app(project)) as client:
+        assert client.get("/v1/documents", headers=bearer(people["bob"])).status_code == 200
+        users.set_disabled(project, "bob", True)
+        assert client.get("/v1/documents", headers=bearer(people["bob"])).status_code == 401
+        users.set_disabled(project, "bob", False)
+        assert client.get("/v1/documents", headers=bearer(people["bob"])).status_code == 200
+
+
+def test_revocation_and_expiry_take_effect_on_the_next_request(project: Project, people: dict[str, str]) -> None:
+    secret, record = keys.create_key(project, name="short", role="analyst", owner="ann")
+    with TestClient(create_app(project)) as client:
+        assert client.get("/v1/documents", headers=bearer(secret)).status_code == 200
+        keys.revoke_key(project, record["id"])
+        assert client.get("/v1/documents", headers=bearer(secret)).status_code == 401
+
+
+def test_login_refresh_and_logout_over_http(project: Project, people: dict[str, str]) -> None:
+    with TestClient(create_app(project)) as client:
+        wrong = client.post("/v1/auth/login", json={"username": "ann", "password": "not her password"})
+        assert wrong.status_code == 401 and wrong.json()["error"]["message"] == "invalid user name or password"
+        pair = client.post("/v1/auth/login", json={"username": "ann", "password": PASSWORD}).json()
+        assert pair["token_type"] == "bearer" and pair["expires_in"] > 0
+        me = client.get("/v1/auth/me", headers=bearer(pair["access_token"])).json()
+        assert me == {**me, "user": "ann", "role": "analyst", "via": "token"}
+        assert client.get("/v1/users", headers=bearer(pair["access_token"])).status_code == 403
+        second = client.post("/v1/auth/refresh", json={"refresh_token": pair["refresh_token"]}).json()
+        reused = client.post("/v1/auth/refresh", json={"refresh_token": pair["refresh_token"]})
+        assert reused.status_code == 401   # a spent refresh token ends the whole session ...
+        assert client.post("/v1/auth/refresh", json={"refresh_token": second["refresh_token"]}).status_code == 401
+        third = client.post("/v1/auth/login", json={"username": "ann", "password": PASSWORD}).json()
+        assert client.post("/v1/auth/logout", json={"refresh_token": third["refresh_token"]}).status_code == 204
+        assert client.post("/v1/auth/refresh", json={"refresh_token": third["refresh_token"]}).status_code == 401
+
+
+def test_admin_routes_create_a_key_shown_once_and_audit_it(project: Project, people: dict[str, str]) -> None:
+    with TestClient(create_app(project)) as client:
+        created = client.post("/v1/keys", json={"name": "ci", "role": "analyst", "owner": "ann"},
+                              headers=bearer(people["ada"]))
+        assert created.status_code == 201 and created.json()["key"].startswith("lf_")
+        listed = client.get("/v1/keys", headers=bearer(people["ada"])).json()["keys"]
+        assert created.json()["key"] not in str(listed) and "key_hash" not in str(listed)
+        widened = client.post("/v1/keys", json={"name": "x", "role": "admin", "owner": "ann"},
+                              headers=bearer(people["ada"]))
+        assert widened.status_code == 400   # never wider than its owner's role
+        assert client.get("/v1/documents", headers=bearer(created.json()["key"])).status_code == 200
+        client.app.state.audit.flush()
+        records = client.get("/v1/audit", params={"action": "keys.create"}, headers=bearer(people["ada"])).json()
+        assert [r["actor"] for r in records["records"]] == ["ada"]
+        assert client.get("/v1/audit/verify", headers=bearer(people["ada"])).json()["ok"] is True
