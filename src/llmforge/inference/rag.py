@@ -266,8 +266,12 @@ def build_messages(question: str, hits: list[Hit], runtime: LlamaRuntime, langua
     return [{"role": "system", "content": system}, {"role": "user", "content": user}], used
 
 
-def ask(project: Project, question: str, settings: AgentSettings | None = None) -> Answer:
-    """Answer ``question`` from the project's documents, citing them (see the module docstring)."""
+def ask(project: Project, question: str, settings: AgentSettings | None = None,
+        runtime: LlamaRuntime | None = None) -> Answer:
+    """Answer ``question`` from the project's documents, citing them (see the module docstring).
+
+    ``runtime``: the model, already resolved (the server resolves what a caller names; default:
+    ``settings.model`` through :func:`get_runtime`)."""
     started = time.perf_counter()
     settings = settings or AgentSettings()
     config = project.settings
@@ -278,7 +282,7 @@ def ask(project: Project, question: str, settings: AgentSettings | None = None) 
     result = search(project, question, k=k, mode=settings.mode)
     best = max((hit.vector_score or 0.0 for hit in result.hits), default=0.0)
     covered = max((keyword_coverage(question, hit.text) for hit in result.hits), default=0.0)
-    runtime = get_runtime(project, settings.model)
+    runtime = runtime or get_runtime(project, settings.model)
     if not result.hits or (best < min_score and covered < float(config["rag.min_coverage"])):
         return Answer(question, NOT_FOUND[language], language, True, [], [], runtime.name,
                       took_ms=(time.perf_counter() - started) * 1000, reason="no relevant passage")

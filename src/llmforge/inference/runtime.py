@@ -8,6 +8,10 @@ defaults to ``auto``: PASSIVE when the load average says the machine is busy.
 A GGUF without a chat template (the Gemma 3 270M base model) would silently get llama-2's
 format; the architecture's own format is used instead, and a system message is folded into the
 first user turn where that format has no system role.
+
+Over HTTP a caller may name only what :func:`servable_models` lists (:func:`resolve_served_model`),
+never a path: an answer about a path tells a remote caller what the server's disk holds. A model
+is named in answers by :func:`model_label`, so no reply carries where its file lies.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from llmforge.errors import BusyError, NotFoundError, UsageError
+from llmforge.errors import BusyError, LlmforgeError, NotFoundError, UsageError
 from llmforge.fileio import MISSING, gguf_problem
 from llmforge.inference.chat_format import fallback_chat_format, fold_system
 from llmforge.inference.llama_log import capture_llama_log
@@ -35,6 +39,8 @@ if TYPE_CHECKING:
     from llmforge.registry import ModelVersion
 
 log = logging.getLogger(__name__)
+
+
 def set_omp_wait_policy(policy: str) -> None:
     """Choose OpenMP's wait policy for llama.cpp; must run before ``llama_cpp`` is imported."""
     if "OMP_WAIT_POLICY" in os.environ:
@@ -127,7 +133,7 @@ class LlamaRuntime:
              top_p: float = 0.95, stop: list[str] | None = None, stream: bool = False) -> Any:
         """An OpenAI-shaped chat completion (a dict, or an iterator of chunks with ``stream``)."""
         kwargs = {"messages": self._prepare(messages), "max_tokens": max_tokens, "temperature": temperature,
-                  "top_p": top_p, "stop": stop or None}
+                  "top_p": top_p, "stop": stop or None, "model": self.name}
         if stream:
             return self._stream(self._llm.create_chat_completion, **kwargs)
         return self._call(self._llm.create_chat_completion, **kwargs)
@@ -135,7 +141,7 @@ class LlamaRuntime:
     def complete(self, prompt: str, *, max_tokens: int = 256, temperature: float = 0.0, top_p: float = 0.95,
                  stop: list[str] | None = None, stream: bool = False) -> Any:
         kwargs = {"prompt": prompt, "max_tokens": max_tokens, "temperature": temperature, "top_p": top_p,
-                  "stop": stop or None}
+                  "stop": stop or None, "model": self.name}
         if stream:
             return self._stream(self._llm.create_completion, **kwargs)
         return self._call(self._llm.create_completion, **kwargs)
@@ -242,7 +248,7 @@ def get_runtime(project: Project, name: str | None = None, lora_path: str | None
             options = RuntimeOptions(int(settings["serve.n_ctx"]), int(settings["serve.threads"]),
                                      lora_path=lora_path or (adapter and str(adapter)),
                                      timeout=float(settings["serve.request_timeout"]))
-            cached = _RUNTIMES[key] = LlamaRuntime(key[0], path, options)
+            cached = _RUNTIMES[key] = LlamaRuntime(model_label(key[0]), path, options)
             cached.signature = _signature((path, adapter))
         return cached
 
@@ -250,3 +256,85 @@ def get_runtime(project: Project, name: str | None = None, lora_path: str | None
 def _signature(files: tuple[Path, Path | None]) -> tuple[tuple[str, int], ...]:
     """Which files, and which bytes (by modification time), a runtime was loaded from."""
     return tuple((str(f), f.stat().st_mtime_ns) for f in files if f is not None and f.exists())
+
+
+def model_label(name: str) -> str:
+    """The name a model goes by in answers, listings and metrics: a GGUF path by its file's stem,
+    so no reply tells a caller where the server keeps its files."""
+    path = Path(name)
+    return path.stem if path.suffix == ".gguf" else name
+
+
+def servable_models(project: Project) -> dict[str, str]:
+    """The language models an HTTP caller may name, each mapped to the name :func:`get_runtime`
+    loads: setting serve.model (by its :func:`model_label`, which wins a clash), the packaged
+    models, and the repository's promoted or GGUF-exported versions (``NAME@vN``, and ``NAME``
+    when the version it serves is one of them)."""
+    from llmforge.packaged import PACKAGED
+
+    configured = str(project.settings["serve.model"])
+    names = {model_label(configured): configured}
+    for name in [*PACKAGED, *_repository_refs(project)]:
+        names.setdefault(name, name)
+    return names
+
+
+def _repository_refs(project: Project) -> list[str]:
+    from llmforge import registry
+
+    refs = []
+    for name in registry.model_names(project):
+        listed = [v for v in registry.list_versions(project, name) if v.promoted or _exported(v)]
+        try:
+            serving = registry.find_version(project, name, serving=True)
+        except NotFoundError:   # its promoted version is gone: NAME cannot be served, NAME@vN can
+            serving = None
+        refs += ([name] if serving in listed else []) + [version.ref for version in listed]
+    return refs
+
+
+def _exported(version: ModelVersion) -> bool:
+    return bool({"adapter_gguf", "merged_gguf"} & set(version.manifest.get("exports") or {}))
+
+
+def resolve_served_model(project: Project, name: str | None) -> str:
+    """What :func:`get_runtime` loads for the model an HTTP caller named (None or "": serve.model).
+
+    Only :func:`servable_models` names are accepted: a path is refused like any unknown name,
+    with the same answer whether or not a file is there.
+
+    Raises:
+        NotFoundError: ``name`` is not servable; the message lists what is.
+    """
+    if not name:
+        return str(project.settings["serve.model"])
+    servable = servable_models(project)
+    if name in servable:
+        return servable[name]
+    raise NotFoundError(f"unknown model {name!r}: available models are {', '.join(servable)}, "
+                        "or agent:NAME for an agent's answers from the documents")
+
+
+def served_runtime(project: Project, name: str | None, *, agent: str | None = None) -> LlamaRuntime:
+    """The runtime for a model named over HTTP: :func:`resolve_served_model` then :func:`get_runtime`.
+
+    ``agent``: ``name`` is that agent's stored model, not the caller's words: an agent can be
+    written over HTTP, so its model must be servable too, and a refusal does not repeat it. A model
+    that cannot be loaded is reported by its label alone; the log keeps the files and the reason.
+
+    Raises:
+        NotFoundError: ``name`` is not servable.
+        LlmforgeError: the model cannot be loaded.
+    """
+    try:
+        target = resolve_served_model(project, name)
+    except NotFoundError:
+        if agent is None:
+            raise
+        raise NotFoundError(f"{agent} names a model this server does not serve; its model must be one of "
+                            f"{', '.join(servable_models(project))}") from None
+    try:
+        return get_runtime(project, target)
+    except Exception as exc:  # noqa: BLE001 — the caller gets a path-free message, the log the reason
+        log.error("model %s cannot be loaded: %s", target, exc, exc_info=not isinstance(exc, LlmforgeError))
+        raise LlmforgeError(f"model {model_label(target)!r} cannot be loaded; the server log says why") from None

@@ -12,6 +12,7 @@ from llmforge.documents import list_documents
 from llmforge.errors import UsageError
 from llmforge.inference.agents import agent_settings
 from llmforge.inference.rag import ask
+from llmforge.inference.runtime import served_runtime
 from llmforge.serve.auth import Caller, require
 from llmforge.serve.state import MB, ServedProject, account_tokens, max_upload_bytes
 from llmforge.settings import QUERY_LANGUAGES, SEARCH_MODES
@@ -32,7 +33,8 @@ class AskRequest(BaseModel):
     question: str = Field(description="A question about the documents, in Arabic or English.")
     agent: str | None = Field(None, description="Agent name (default: the built-in default agent).")
     k: int | None = Field(None, ge=1, le=50)
-    model: str | None = Field(None, description="Language model (default: the agent's, else serve.model).")
+    model: str | None = Field(None, description="A language model listed by GET /v1/models (default: the "
+                              "agent's, else serve.model).")
 
 
 @router.post("/v1/search")
@@ -45,7 +47,8 @@ def search_route(body: SearchRequest, project: ServedProject,
 def ask_route(body: AskRequest, request: Request, project: ServedProject,
               _caller: Caller = Depends(require("ask"))) -> dict[str, Any]:
     agent_id, settings = agent_settings(project, body.agent, model=body.model, k=body.k)
-    answer = ask(project, body.question, settings)
+    runtime = served_runtime(project, settings.model, agent=None if body.model else agent_id)
+    answer = ask(project, body.question, settings, runtime)
     account_tokens(request, agent_id, answer.prompt_tokens, answer.completion_tokens)
     return {**answer.to_dict(), "agent": agent_id}
 

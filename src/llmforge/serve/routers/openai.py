@@ -1,6 +1,9 @@
 """The OpenAI-compatible routes: ``POST /v1/chat/completions`` (a language model, or
 ``agent:NAME`` for answers from the documents with citations), ``POST /v1/completions``,
-``POST /v1/embeddings`` and ``GET /v1/models``."""
+``POST /v1/embeddings`` and ``GET /v1/models``.
+
+A caller names a model from ``GET /v1/models``, never a file: see
+:func:`llmforge.inference.runtime.resolve_served_model`."""
 
 from __future__ import annotations
 
@@ -18,10 +21,8 @@ from pydantic import BaseModel, Field
 from llmforge.errors import UsageError
 from llmforge.inference.agents import agent_settings, list_agents
 from llmforge.inference.rag import ask
-from llmforge.inference.runtime import get_runtime
-from llmforge.packaged import PACKAGED
+from llmforge.inference.runtime import served_runtime, servable_models
 from llmforge.project import Project
-from llmforge.registry import list_versions
 from llmforge.serve.auth import Caller, require
 from llmforge.serve.state import ServedProject, account_tokens
 from llmforge.structure.embedders import cached_embedder
@@ -48,13 +49,13 @@ class _Sampling(BaseModel):
 
 
 class ChatRequest(_Sampling):
-    model: str | None = Field(None, description="A language model, or 'agent:NAME' for answers from "
-                              "the documents with citations.")
+    model: str | None = Field(None, description="A language model listed by GET /v1/models (default: "
+                              "serve.model), or 'agent:NAME' for answers from the documents with citations.")
     messages: list[ChatMessage] = Field(min_length=1)
 
 
 class CompletionRequest(_Sampling):
-    model: str | None = None
+    model: str | None = Field(None, description="A language model listed by GET /v1/models (default: serve.model).")
     prompt: str
 
 
@@ -70,7 +71,7 @@ def chat(body: ChatRequest, request: Request, project: ServedProject,
     messages = [m.model_dump() for m in body.messages]
     if body.model and body.model.startswith("agent:"):
         return _agent_reply(project, body, messages, request)
-    runtime = get_runtime(project, body.model)
+    runtime = served_runtime(project, body.model)
     reply = runtime.chat(messages, max_tokens=body.max_tokens or 512, temperature=body.temperature,
                          top_p=body.top_p, stop=body.stop_list(), stream=body.stream)
     return _model_reply(request, runtime.name, reply, body.stream)
@@ -79,7 +80,7 @@ def chat(body: ChatRequest, request: Request, project: ServedProject,
 @router.post("/v1/completions")
 def completions(body: CompletionRequest, request: Request, project: ServedProject,
                 _caller: Caller = Depends(require("chat"))) -> Any:
-    runtime = get_runtime(project, body.model)
+    runtime = served_runtime(project, body.model)
     reply = runtime.complete(body.prompt, max_tokens=body.max_tokens or 256, temperature=body.temperature,
                              top_p=body.top_p, stop=body.stop_list(), stream=body.stream)
     return _model_reply(request, runtime.name, reply, body.stream)
@@ -110,9 +111,8 @@ def models(project: ServedProject, _caller: Caller = Depends(require("models:rea
 
 def _model_ids(project: Project) -> list[str]:
     """Every name a client may send as ``model``: language models, agents, the embedder."""
-    trained = [ref for v in list_versions(project) if v.promoted for ref in (v.name, v.ref)]
-    names = [str(project.settings["serve.model"]), *PACKAGED, *trained, "agent:default",
-             *(f"agent:{a['name']}" for a in list_agents(project)), str(project.settings["structure.embedder"])]
+    names = [*servable_models(project), "agent:default", *(f"agent:{a['name']}" for a in list_agents(project)),
+             str(project.settings["structure.embedder"])]
     return list(dict.fromkeys(names))
 
 
@@ -137,7 +137,7 @@ def _agent_reply(project: Project, body: ChatRequest, messages: list[dict[str, s
     question = next((m["content"] for m in reversed(messages) if m["role"] == "user"), "")
     system = "\n".join(m["content"] for m in messages if m["role"] == "system") or None
     agent_id, settings = agent_settings(project, body.model, system_prompt=system, max_tokens=body.max_tokens)
-    answer = ask(project, question, settings)
+    answer = ask(project, question, settings, served_runtime(project, settings.model, agent=agent_id))
     account_tokens(request, agent_id, answer.prompt_tokens, answer.completion_tokens)
     created, completion_id = int(time.time()), f"chatcmpl-{uuid.uuid4().hex}"
     message = {"role": "assistant", "content": answer.answer}
