@@ -41,16 +41,25 @@ step "llmforge ask \"ما هو رقم مكتب العمليات؟\""
 lf ask "ما هو رقم مكتب العمليات؟"
 step "llmforge ask \"Who won the 1998 football world cup?\"   (not in the documents: says so)"
 lf ask "Who won the 1998 football world cup?"
-step "llmforge serve   (briefly, on a free loopback port: /healthz and /v1/search over HTTP)"
+step "llmforge tls init; llmforge keys create   (a local CA and server certificate; an API key, printed once)"
+lf tls init
+key="$(lf keys create --name demo --role analyst --json | .venv/bin/python -c 'import json, sys; print(json.load(sys.stdin)["key"])')"
+echo "key ${key:0:12}... (analyst)"
+ca="$demo/secrets/tls/ca.pem"
+step "llmforge serve --tls   (briefly, on a free loopback port: HTTPS with the key, openai client trusting the CA)"
 port="$(.venv/bin/python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-.venv/bin/llmforge -q -p "$demo" serve --port "$port" & server=$!
+.venv/bin/llmforge -q -p "$demo" serve --tls --port "$port" & server=$!
 trap 'kill "$server" 2>/dev/null || true' EXIT
-for _ in $(seq 100); do curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break; sleep 0.2; done
-curl -fsS "http://127.0.0.1:$port/healthz"; echo
-curl -fsS "http://127.0.0.1:$port/v1/search" -H 'content-type: application/json' \
-    -d '{"query": "turbidity limit", "k": 1}' | .venv/bin/python -c \
+for _ in $(seq 150); do curl -fsS --cacert "$ca" "https://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break; sleep 0.2; done
+curl -fsS --cacert "$ca" "https://127.0.0.1:$port/healthz"; echo
+echo "without a key: HTTP $(curl -s -o /dev/null -w '%{http_code}' --cacert "$ca" "https://127.0.0.1:$port/v1/models")"
+curl -fsS --cacert "$ca" "https://127.0.0.1:$port/v1/search" -H "Authorization: Bearer $key" \
+    -H 'content-type: application/json' -d '{"query": "turbidity limit", "k": 1}' | .venv/bin/python -c \
     'import json, sys; hit = json.load(sys.stdin)["hits"][0]; print(hit["citation"], "|", hit["snippet"])'
+.venv/bin/python examples/ask_https.py "https://127.0.0.1:$port" "$ca" "$key"
 kill "$server"; wait "$server" 2>/dev/null || true
+step "llmforge audit verify   (every request above is in the hash-chained audit log)"
+lf audit verify
 step "llmforge train data build   (training dataset from the chunks, split by document)"
 lf train data build
 step "llmforge train run --max-steps 2 --seq-len 128   (LoRA on the default base, Qwen2.5-Coder-0.5B; a CPU demonstration)"
