@@ -1,5 +1,6 @@
 """What a caller can learn and break through the generation routes: no probing of the server's
-files through ``model``, no server path in any answer, completion ids that never collide.
+files through ``model``, no server path in any answer, a prompt past the context window refused
+as the caller's error (400, streams too, no traceback), completion ids that never collide.
 
 The fast tests need no model; those marked slow run the packaged Qwen 0.5B through llama.cpp."""
 
@@ -197,3 +198,60 @@ def test_no_answer_names_the_model_file(kb: Project, monkeypatch: pytest.MonkeyP
                                               client.get("/v1/usage", params={"by": "model"}).text]
     for text in texts:
         assert_names_no_file(text, kb)
+
+
+OVERFLOW = "x " * 50_000   # 100k characters
+
+
+@pytest.mark.slow
+@requires_model
+@pytest.mark.parametrize("route, body", [
+    (CHAT, {"messages": [{"role": "user", "content": OVERFLOW}]}),
+    (CHAT, {"messages": [{"role": "user", "content": OVERFLOW}], "stream": True}),
+    ("/v1/completions", {"prompt": OVERFLOW}),
+    ("/v1/completions", {"prompt": OVERFLOW, "stream": True}),
+], ids=["chat", "chat-stream", "completions", "completions-stream"])
+def test_a_prompt_past_the_context_window_is_the_callers_error(project: Project, caplog: pytest.LogCaptureFixture,
+                                                               route: str, body: dict) -> None:
+    """400 before anything is generated or streamed, with the numbers; no traceback in the log
+    (the test client would also raise a server error)."""
+    with served(project) as client, caplog.at_level(logging.DEBUG):
+        response = client.post(route, json={**body, "model": SMALL_MODEL})
+    assert response.status_code == 400 and response.headers["content-type"] == "application/json"
+    message = response.json()["error"]["message"]
+    assert message.startswith("the prompt is ") and "tokens; this model's context window is 4096 (serve.n_ctx)" in message
+    assert int(message.split()[3]) > 4096
+    assert not [record for record in caplog.records if record.exc_info]
+
+
+@pytest.mark.slow
+@requires_model
+def test_max_tokens_must_fit_beside_the_prompt(project: Project) -> None:
+    prompt = "word " * 3000
+    with served(project) as client:
+        refused = client.post(CHAT, json={"model": SMALL_MODEL, "max_tokens": 2000, "stream": True,
+                                          "messages": [{"role": "user", "content": prompt}]})
+        assert refused.status_code == 400
+        assert refused.json()["error"]["message"].endswith(
+            "tokens; this model's context window is 4096 (serve.n_ctx) and max_tokens asks for 2000 more: "
+            "shorten the prompt or lower max_tokens")
+        fits = client.post("/v1/completions", json={"model": SMALL_MODEL, "prompt": "def add(a, b):", "max_tokens": 4})
+        assert fits.status_code == 200 and fits.json()["usage"]["completion_tokens"] <= 4
+
+
+@pytest.mark.slow
+@requires_model
+def test_a_question_past_the_context_window_is_refused(kb: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+    """/v1/ask and agent chat: RAG budgets its passages, but the question (when search.max_query_chars
+    allows a long one) or the system messages of an agent chat can overflow on their own."""
+    configure_model(kb, monkeypatch, SMALL_MODEL)
+    monkeypatch.setenv("LLMFORGE_SEARCH_MAX_QUERY_CHARS", "200000")
+    kb.reload_settings()
+    question = "How often does the duty operator check the chlorine analyser?"
+    with served(kb) as client:
+        asked = client.post("/v1/ask", json={"question": f"{question} " * 1600})
+        chatted = client.post(CHAT, json={"model": "agent:default", "messages": [
+            {"role": "system", "content": "Answer briefly. " * 6000}, {"role": "user", "content": question}]})
+    for response in (asked, chatted):
+        assert response.status_code == 400, response.text
+        assert "this model's context window is 4096 (serve.n_ctx)" in response.json()["error"]["message"]

@@ -11,7 +11,9 @@ first user turn where that format has no system role.
 
 Over HTTP a caller may name only what :func:`servable_models` lists (:func:`resolve_served_model`),
 never a path: an answer about a path tells a remote caller what the server's disk holds. A model
-is named in answers by :func:`model_label`, so no reply carries where its file lies.
+is named in answers by :func:`model_label`, so no reply carries where its file lies. A prompt that
+does not fit the context window with the answer asked for is the caller's error (UsageError),
+found by counting its tokens before generation starts, streams included.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from llmforge.errors import BusyError, LlmforgeError, NotFoundError, UsageError
 from llmforge.fileio import MISSING, gguf_problem
-from llmforge.inference.chat_format import fallback_chat_format, fold_system
+from llmforge.inference.chat_format import FALLBACK_FORMATTERS, fallback_chat_format, fold_system
 from llmforge.inference.llama_log import capture_llama_log
 from llmforge.project import Project
 
@@ -39,6 +41,8 @@ if TYPE_CHECKING:
     from llmforge.registry import ModelVersion
 
 log = logging.getLogger(__name__)
+CHAT_MAX_TOKENS = 512         # an answer's length when the caller names none (and the prompt leaves room)
+COMPLETION_MAX_TOKENS = 256
 
 
 def set_omp_wait_policy(policy: str) -> None:
@@ -55,7 +59,7 @@ def set_omp_wait_policy(policy: str) -> None:
 def resolve_model_files(project: Project, name: str) -> tuple[Path, Path | None]:
     """The GGUF to load for ``name`` and the LoRA GGUF to apply over it, if any.
 
-    ``name`` is, in this order: a .gguf path, a packaged model (assembled into the project), or a
+    ``name`` is, in this order: a .gguf path, a packaged model (assembled once per machine, in the cache), or a
     repository model, ``NAME`` (its promoted version) or ``NAME@vN`` (see :mod:`llmforge.registry`).
     """
     from llmforge import registry
@@ -65,7 +69,7 @@ def resolve_model_files(project: Project, name: str) -> tuple[Path, Path | None]
     if path.suffix == ".gguf":
         return _checked_gguf(path), None
     if name in PACKAGED:
-        return assemble(name, project.path("models")), None
+        return assemble(name), None
     version = registry.find_version(project, name, serving=True)
     if version is not None:
         return _version_files(project, version)
@@ -109,7 +113,7 @@ class LlamaRuntime:
         with capture_llama_log() if options.lora_path else nullcontext():
             self._llm = llama_cpp.Llama(model_path=str(path), n_ctx=options.n_ctx, n_threads=threads,
                                         lora_path=options.lora_path, verbose=False, logits_all=False)
-        self.n_ctx = options.n_ctx
+        self.n_ctx = self._llm.n_ctx()   # what llama.cpp settled on (serve.n_ctx 0: the model's own)
         metadata = self._llm.metadata
         self.has_template = "tokenizer.chat_template" in metadata
         self.architecture = metadata.get("general.architecture", "")
@@ -117,6 +121,7 @@ class LlamaRuntime:
         if self.chat_format:
             self._llm.chat_format = self.chat_format
             self._llm.chat_handler = None
+        self._formatter = self._chat_formatter(metadata)
         # Every call runs on this one thread: llama.cpp's OpenMP team stays warm on it (calls from
         # the server's changing pool threads measured ~20% slower), and it serialises requests.
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"llama-{name}")
@@ -126,21 +131,70 @@ class LlamaRuntime:
     def count_tokens(self, text: str) -> int:
         return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
 
+    def _chat_formatter(self, metadata: dict[str, str]) -> Any:
+        """What renders messages into the prompt for this model, as llama-cpp-python's chat
+        handler does: the GGUF's own template, else the fallback format's formatter."""
+        from llama_cpp import llama_chat_format
+
+        if self.chat_format:
+            return getattr(llama_chat_format, FALLBACK_FORMATTERS[self.chat_format])
+        return llama_chat_format.Jinja2ChatFormatter(template=metadata["tokenizer.chat_template"],
+                                                     eos_token=self._token_text(self._llm.token_eos()),
+                                                     bos_token=self._token_text(self._llm.token_bos()))
+
+    def _token_text(self, token_id: int) -> str:
+        return self._llm.detokenize([token_id], special=True).decode("utf-8", "replace") if token_id != -1 else ""
+
+    def chat_prompt_tokens(self, messages: list[dict[str, str]]) -> int:
+        """Tokens of the prompt ``messages`` become, counted as llama-cpp-python will tokenize it."""
+        rendered = self._formatter(messages=self._prepare(messages))
+        return len(self._llm.tokenize(rendered.prompt.encode("utf-8"), add_bos=not rendered.added_special,
+                                      special=True))
+
+    def completion_prompt_tokens(self, prompt: str) -> int:
+        """Tokens of a plain completion's prompt, beginning-of-text included where the model adds it."""
+        return len(self._llm.tokenize(prompt.encode("utf-8"), add_bos=True, special=True))
+
+    def answer_room(self, prompt_tokens: int, max_tokens: int | None, default: int) -> int:
+        """The ``max_tokens`` to generate with: the caller's when prompt and answer fit the context
+        window; without one, ``default`` or the room the prompt leaves, whichever is less.
+
+        Raises:
+            UsageError: they do not fit; the message gives the numbers.
+        """
+        if max_tokens is None and prompt_tokens < self.n_ctx:
+            return min(default, self.n_ctx - prompt_tokens)
+        if max_tokens is not None and prompt_tokens + max_tokens <= self.n_ctx:
+            return max_tokens
+        asked = f" and max_tokens asks for {max_tokens} more" if max_tokens is not None else ""
+        raise UsageError(f"the prompt is {prompt_tokens} tokens; this model's context window is {self.n_ctx} "
+                         f"(serve.n_ctx){asked}: shorten the prompt" + (" or lower max_tokens" if asked else ""))
+
     def _prepare(self, messages: list[dict[str, str]]) -> list[dict[str, str]]:
         return fold_system(self.chat_format, messages)
 
-    def chat(self, messages: list[dict[str, str]], *, max_tokens: int = 512, temperature: float = 0.0,
+    def chat(self, messages: list[dict[str, str]], *, max_tokens: int | None = None, temperature: float = 0.0,
              top_p: float = 0.95, stop: list[str] | None = None, stream: bool = False) -> Any:
-        """An OpenAI-shaped chat completion (a dict, or an iterator of chunks with ``stream``)."""
-        kwargs = {"messages": self._prepare(messages), "max_tokens": max_tokens, "temperature": temperature,
+        """An OpenAI-shaped chat completion (a dict, or an iterator of chunks with ``stream``).
+
+        ``max_tokens`` None: up to :data:`CHAT_MAX_TOKENS`, as far as the context window allows.
+
+        Raises:
+            UsageError: the prompt and ``max_tokens`` do not fit the context window (checked
+                before anything is queued, so a stream never starts).
+        """
+        room = self.answer_room(self.chat_prompt_tokens(messages), max_tokens, CHAT_MAX_TOKENS)
+        kwargs = {"messages": self._prepare(messages), "max_tokens": room, "temperature": temperature,
                   "top_p": top_p, "stop": stop or None, "model": self.name}
         if stream:
             return self._stream(self._llm.create_chat_completion, **kwargs)
         return self._call(self._llm.create_chat_completion, **kwargs)
 
-    def complete(self, prompt: str, *, max_tokens: int = 256, temperature: float = 0.0, top_p: float = 0.95,
-                 stop: list[str] | None = None, stream: bool = False) -> Any:
-        kwargs = {"prompt": prompt, "max_tokens": max_tokens, "temperature": temperature, "top_p": top_p,
+    def complete(self, prompt: str, *, max_tokens: int | None = None, temperature: float = 0.0,
+                 top_p: float = 0.95, stop: list[str] | None = None, stream: bool = False) -> Any:
+        """An OpenAI-shaped text completion; ``max_tokens`` and errors as for :meth:`chat`."""
+        room = self.answer_room(self.completion_prompt_tokens(prompt), max_tokens, COMPLETION_MAX_TOKENS)
+        kwargs = {"prompt": prompt, "max_tokens": room, "temperature": temperature, "top_p": top_p,
                   "stop": stop or None, "model": self.name}
         if stream:
             return self._stream(self._llm.create_completion, **kwargs)

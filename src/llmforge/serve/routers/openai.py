@@ -72,7 +72,7 @@ def chat(body: ChatRequest, request: Request, project: ServedProject,
     if body.model and body.model.startswith("agent:"):
         return _agent_reply(project, body, messages, request)
     runtime = served_runtime(project, body.model)
-    reply = runtime.chat(messages, max_tokens=body.max_tokens or 512, temperature=body.temperature,
+    reply = runtime.chat(messages, max_tokens=body.max_tokens, temperature=body.temperature,
                          top_p=body.top_p, stop=body.stop_list(), stream=body.stream)
     return _model_reply(request, runtime.name, reply, body.stream)
 
@@ -81,7 +81,7 @@ def chat(body: ChatRequest, request: Request, project: ServedProject,
 def completions(body: CompletionRequest, request: Request, project: ServedProject,
                 _caller: Caller = Depends(require("chat"))) -> Any:
     runtime = served_runtime(project, body.model)
-    reply = runtime.complete(body.prompt, max_tokens=body.max_tokens or 256, temperature=body.temperature,
+    reply = runtime.complete(body.prompt, max_tokens=body.max_tokens, temperature=body.temperature,
                              top_p=body.top_p, stop=body.stop_list(), stream=body.stream)
     return _model_reply(request, runtime.name, reply, body.stream)
 
