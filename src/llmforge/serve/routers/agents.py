@@ -9,6 +9,7 @@ from fastapi import APIRouter, Body, Depends
 
 from llmforge.inference.agents import create_agent, delete_agent, get_agent, list_agents, update_agent
 from llmforge.serve.auth import Caller, check_agent, require
+from llmforge.serve.routers.public import without_paths
 from llmforge.serve.state import ServedProject
 
 router = APIRouter(tags=["agents"])
@@ -16,26 +17,26 @@ router = APIRouter(tags=["agents"])
 
 @router.get("/v1/agents")
 def agents(project: ServedProject, caller: Caller = Depends(require("agents:read"))) -> dict[str, Any]:
-    return {"agents": [agent for agent in list_agents(project) if caller.may_use_agent(agent["name"])]}
+    return {"agents": [without_paths(agent) for agent in list_agents(project) if caller.may_use_agent(agent["name"])]}
 
 
 @router.get("/v1/agents/{name}")
 def agent(name: str, project: ServedProject, version: int | None = None,
           caller: Caller = Depends(require("agents:read"))) -> dict[str, Any]:
     check_agent(caller, name)
-    return get_agent(project, name, version)
+    return without_paths(get_agent(project, name, version))
 
 
 @router.post("/v1/agents", status_code=201)
 def create(project: ServedProject, name: str = Body(...), config: dict[str, Any] = Body(default_factory=dict),
            _caller: Caller = Depends(require("agents:write"))) -> dict[str, Any]:
-    return create_agent(project, name, config)
+    return without_paths(create_agent(project, name, config))
 
 
 @router.patch("/v1/agents/{name}")
 def update(name: str, project: ServedProject, changes: dict[str, Any] = Body(...),
            _caller: Caller = Depends(require("agents:write"))) -> dict[str, Any]:
-    return update_agent(project, name, changes)
+    return without_paths(update_agent(project, name, changes))
 
 
 @router.delete("/v1/agents/{name}")

@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from llmforge import jobs as store
 from llmforge.documents import delete_document, show_document
 from llmforge.serve.auth import Caller, require
+from llmforge.serve.routers.public import without_paths
 from llmforge.serve.state import ServedProject
 
 router = APIRouter(tags=["knowledge base"])
@@ -24,13 +25,13 @@ class StructureRequest(BaseModel):
 @router.get("/v1/documents/{document_id}")
 def document(document_id: str, project: ServedProject,
              _caller: Caller = Depends(require("documents:read"))) -> dict[str, Any]:
-    return show_document(project, document_id)
+    return without_paths(show_document(project, document_id))
 
 
 @router.delete("/v1/documents/{document_id}")
 def delete(document_id: str, project: ServedProject,
            _caller: Caller = Depends(require("documents:write"))) -> dict[str, Any]:
-    return delete_document(project, document_id, wait=LOCK_WAIT_SECONDS)
+    return without_paths(delete_document(project, document_id, wait=LOCK_WAIT_SECONDS))
 
 
 @router.post("/v1/structure", status_code=202)

@@ -13,8 +13,9 @@ from llmforge.errors import UsageError
 from llmforge.inference.agents import agent_settings
 from llmforge.inference.rag import ask
 from llmforge.inference.runtime import served_runtime
-from llmforge.serve.auth import Caller, require
-from llmforge.serve.state import MB, ServedProject, account_tokens, max_upload_bytes
+from llmforge.serve.auth import Caller, check_agent, require
+from llmforge.serve.routers.public import without_paths
+from llmforge.serve.state import MB, ServedProject, account_tokens, check_model_choice, generation, max_upload_bytes
 from llmforge.settings import QUERY_LANGUAGES, SEARCH_MODES
 from llmforge.structure.search import search
 
@@ -40,23 +41,28 @@ class AskRequest(BaseModel):
 @router.post("/v1/search")
 def search_route(body: SearchRequest, project: ServedProject,
                  _caller: Caller = Depends(require("search"))) -> dict[str, Any]:
-    return search(project, body.query, k=body.k, mode=body.mode, lang=body.lang).to_dict()
+    return without_paths(search(project, body.query, k=body.k, mode=body.mode, lang=body.lang).to_dict())
 
 
 @router.post("/v1/ask")
 def ask_route(body: AskRequest, request: Request, project: ServedProject,
-              _caller: Caller = Depends(require("ask"))) -> dict[str, Any]:
+              caller: Caller = Depends(require("ask"))) -> dict[str, Any]:
+    check_agent(caller, body.agent or "default")
+    if body.model:
+        check_model_choice(caller, body.model)
     agent_id, settings = agent_settings(project, body.agent, model=body.model, k=body.k)
     runtime = served_runtime(project, settings.model, agent=None if body.model else agent_id)
-    answer = ask(project, body.question, settings, runtime)
+    with generation(request, caller) as charge:
+        answer = ask(project, body.question, settings, runtime)
+        charge(answer.completion_tokens)
     account_tokens(request, agent_id, answer.prompt_tokens, answer.completion_tokens)
-    return {**answer.to_dict(), "agent": agent_id}
+    return without_paths({**answer.to_dict(), "agent": agent_id})
 
 
 @router.get("/v1/documents")
 def documents(project: ServedProject, include_all: bool = False,
               _caller: Caller = Depends(require("documents:read"))) -> dict[str, Any]:
-    return {"documents": list_documents(project, include_all=include_all)}
+    return {"documents": without_paths(list_documents(project, include_all=include_all))}
 
 
 @router.post("/v1/documents", status_code=202)

@@ -11,7 +11,8 @@ import base64
 import json
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import ExitStack
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Request
@@ -23,8 +24,9 @@ from llmforge.inference.agents import agent_settings, list_agents
 from llmforge.inference.rag import ask
 from llmforge.inference.runtime import served_runtime, servable_models
 from llmforge.project import Project
-from llmforge.serve.auth import Caller, require
-from llmforge.serve.state import ServedProject, account_tokens
+from llmforge.serve.auth import Caller, check_agent, require
+from llmforge.serve.routers.public import without_paths
+from llmforge.serve.state import ServedProject, account_tokens, check_model_choice, generation
 from llmforge.structure.embedders import cached_embedder
 
 router = APIRouter(tags=["openai"])
@@ -67,23 +69,26 @@ class EmbeddingsRequest(BaseModel):
 
 @router.post("/v1/chat/completions")
 def chat(body: ChatRequest, request: Request, project: ServedProject,
-         _caller: Caller = Depends(require("chat"))) -> Any:
+         caller: Caller = Depends(require("chat"))) -> Any:
     messages = [m.model_dump() for m in body.messages]
     if body.model and body.model.startswith("agent:"):
-        return _agent_reply(project, body, messages, request)
+        check_agent(caller, body.model)
+        return _agent_reply(project, body, messages, request, caller)
+    check_model_choice(caller, body.model)
     runtime = served_runtime(project, body.model)
-    reply = runtime.chat(messages, max_tokens=body.max_tokens, temperature=body.temperature,
-                         top_p=body.top_p, stop=body.stop_list(), stream=body.stream)
-    return _model_reply(request, runtime.name, reply, body.stream)
+    return _generate(request, caller, runtime.name, body.stream, lambda: runtime.chat(
+        messages, max_tokens=body.max_tokens, temperature=body.temperature, top_p=body.top_p,
+        stop=body.stop_list(), stream=body.stream))
 
 
 @router.post("/v1/completions")
 def completions(body: CompletionRequest, request: Request, project: ServedProject,
-                _caller: Caller = Depends(require("chat"))) -> Any:
+                caller: Caller = Depends(require("chat"))) -> Any:
+    check_model_choice(caller, body.model)
     runtime = served_runtime(project, body.model)
-    reply = runtime.complete(body.prompt, max_tokens=body.max_tokens, temperature=body.temperature,
-                             top_p=body.top_p, stop=body.stop_list(), stream=body.stream)
-    return _model_reply(request, runtime.name, reply, body.stream)
+    return _generate(request, caller, runtime.name, body.stream, lambda: runtime.complete(
+        body.prompt, max_tokens=body.max_tokens, temperature=body.temperature, top_p=body.top_p,
+        stop=body.stop_list(), stream=body.stream))
 
 
 @router.post("/v1/embeddings")
@@ -123,25 +128,39 @@ def _encoded(vector: Any, encoding_format: str) -> Any:
     return vector.tolist()
 
 
-def _model_reply(request: Request, model: str, reply: Any, stream: bool) -> Any:
-    """A language model's reply: streamed as server-sent events, or whole with its token counts."""
+def _generate(request: Request, caller: Caller, model: str, stream: bool, start: Callable[[], Any]) -> Any:
+    """A language model's reply within the caller's generation limits: streamed as server-sent
+    events (the caller's slot held until the stream ends), or whole with its token counts."""
+    slot = ExitStack()
+    charge = slot.enter_context(generation(request, caller))
+    try:
+        reply = start()
+    except BaseException:
+        slot.close()
+        raise
     if stream:
-        return _sse(reply, request, model)
+        return _sse(reply, request, model, charge, slot)
+    with slot:
+        charge(reply["usage"]["completion_tokens"])
     account_tokens(request, model, reply["usage"]["prompt_tokens"], reply["usage"]["completion_tokens"])
     return {**reply, "model": model}
 
 
-def _agent_reply(project: Project, body: ChatRequest, messages: list[dict[str, str]], request: Request) -> Any:
+def _agent_reply(project: Project, body: ChatRequest, messages: list[dict[str, str]], request: Request,
+                 caller: Caller) -> Any:
     """An agent's answer to the last user message, as a chat completion with its citations; the
     system messages, if any, replace the agent's system prompt."""
     question = next((m["content"] for m in reversed(messages) if m["role"] == "user"), "")
     system = "\n".join(m["content"] for m in messages if m["role"] == "system") or None
     agent_id, settings = agent_settings(project, body.model, system_prompt=system, max_tokens=body.max_tokens)
-    answer = ask(project, question, settings, served_runtime(project, settings.model, agent=agent_id))
+    runtime = served_runtime(project, settings.model, agent=agent_id)
+    with generation(request, caller) as charge:
+        answer = ask(project, question, settings, runtime)
+        charge(answer.completion_tokens)
     account_tokens(request, agent_id, answer.prompt_tokens, answer.completion_tokens)
     created, completion_id = int(time.time()), f"chatcmpl-{uuid.uuid4().hex}"
     message = {"role": "assistant", "content": answer.answer}
-    citations = [c.__dict__ for c in answer.citations]
+    citations = without_paths([c.__dict__ for c in answer.citations])
     if body.stream:
         chunk = {"id": completion_id, "object": "chat.completion.chunk", "created": created,
                  "model": body.model, "choices": [{"index": 0, "delta": message, "finish_reason": "stop"}],
@@ -154,15 +173,20 @@ def _agent_reply(project: Project, body: ChatRequest, messages: list[dict[str, s
             "citations": citations, "refused": answer.refused}
 
 
-def _sse(chunks: Iterable[dict[str, Any]], request: Request, model: str) -> StreamingResponse:
-    """Server-sent events of ``chunks``, then ``[DONE]``; each chunk counts as a completion token."""
+def _sse(chunks: Iterable[dict[str, Any]], request: Request, model: str,
+         charge: Callable[[int], None] | None = None, slot: ExitStack | None = None) -> StreamingResponse:
+    """Server-sent events of ``chunks``, then ``[DONE]``; each chunk counts as a completion token
+    (charged to the caller's budget), and ``slot`` is released when the stream ends or breaks."""
     metrics = request.app.state.metrics
 
     def events() -> Iterator[str]:
         count = 0
-        for chunk in chunks:
-            count += 1
-            yield f"data: {json.dumps(chunk, ensure_ascii=False)}\n\n"
+        with slot or ExitStack():
+            for chunk in chunks:
+                count += 1
+                yield f"data: {json.dumps(chunk, ensure_ascii=False)}\n\n"
+            if charge is not None:
+                charge(count)
         metrics.add_tokens(model, "completion", count)
         yield "data: [DONE]\n\n"
 
