@@ -49,6 +49,7 @@ def _global(
     OPTIONS.quiet = quiet
     OPTIONS.debug = debug or os.environ.get("LLMFORGE_DEBUG") == "1"
     _common.configure_console_logging()
+    _common.full_width_unless_terminal()
 
 
 def _register() -> None:
@@ -64,13 +65,32 @@ def _register() -> None:
 _register()
 
 
+GLOBAL_FLAGS = frozenset({"-q", "--quiet", "-v", "--verbose", "--debug"})
+
+
+def hoist_global_flags(argv: list[str]) -> list[str]:
+    """``argv`` with the global flags moved before the subcommand, so that ``llmforge init kb -q``
+    works like ``llmforge -q init kb`` (``--project/-p`` is declared on both sides already).
+    Nothing after ``--`` moves."""
+    flags, rest = [], []
+    for index, arg in enumerate(argv):
+        if arg == "--":
+            rest.extend(argv[index:])
+            break
+        (flags if arg in GLOBAL_FLAGS else rest).append(arg)
+    return flags + rest
+
+
 def main() -> None:
-    """Console entry point: run the app, turning llmforge errors into one line and an exit code."""
+    """Console entry point: run the app, turning llmforge errors into one line and an exit code
+    (with ``--json``, also a JSON error object on stdout, so a pipe into a JSON reader still parses)."""
     offline.set_offline_env()
     if os.environ.get("LLMFORGE_OFFLINE_REFUSE_NETWORK", "1").lower() not in ("0", "false", "no", "off"):
         offline.refuse_outbound_connections()
+    argv = hoist_global_flags(sys.argv[1:])
+    wants_json = "--json" in argv[: argv.index("--")] if "--" in argv else "--json" in argv
     try:
-        app()
+        app(args=argv, prog_name="llmforge")
     except KeyboardInterrupt:
         stderr.print("interrupted", highlight=False)
         sys.exit(130)
@@ -79,13 +99,19 @@ def main() -> None:
             raise
         logging.getLogger("llmforge").info("command failed: %s", exc, exc_info=True,
                                             extra=_common.FILE_ONLY)
-        stderr.print(f"error: {exc}", highlight=False, markup=False, soft_wrap=True)
-        sys.exit(exc.exit_code)
+        _fail(str(exc), type(exc).__name__, exc.exit_code, wants_json)
     except Exception as exc:  # noqa: BLE001 — the last line of defence before a traceback
         if OPTIONS.debug:
             raise
         logging.getLogger("llmforge").error("unexpected failure", exc_info=True,
                                              extra=_common.FILE_ONLY)
-        stderr.print(f"error: unexpected {type(exc).__name__}: {exc} (run with --debug for the "
-                     "traceback)", highlight=False, markup=False, soft_wrap=True)
-        sys.exit(1)
+        _fail(f"unexpected {type(exc).__name__}: {exc} (run with --debug for the traceback)", "unexpected", 1,
+              wants_json)
+
+
+def _fail(message: str, kind: str, code: int, as_json: bool) -> None:
+    """The one line on stderr, the JSON error on stdout for ``--json``, and the exit code."""
+    if as_json:
+        _common.print_json({"error": {"message": message, "type": kind, "code": code}})
+    stderr.print(f"error: {message}", highlight=False, markup=False, soft_wrap=True)
+    sys.exit(code)

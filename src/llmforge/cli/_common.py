@@ -49,6 +49,37 @@ WaitOption = Annotated[
 ]
 
 
+StdinOption = Annotated[bool, typer.Option("--stdin", help="Read it from standard input (a long text: "
+                                            "the command line has a length limit).")]
+
+
+def text_argument(value: str | None, from_stdin: bool, what: str) -> str:
+    """The text of a ``what`` argument: as given, or read from standard input for ``-`` or ``--stdin``.
+
+    Raises:
+        UsageError: none given, both given, or an empty text.
+    """
+    from llmforge.errors import UsageError
+
+    if from_stdin and value not in (None, "-"):
+        raise UsageError(f"give the {what} as an argument or with --stdin, not both")
+    if from_stdin or value == "-":
+        value = sys.stdin.read()
+    if value is None or not value.strip():
+        raise UsageError(f"no {what} given: pass it as an argument, or '-' / --stdin to read it from standard input")
+    return value.strip()
+
+
+def full_width_unless_terminal() -> None:
+    """Without a terminal (a pipe, a file, cron), tables are not cut to 80 columns: identifiers
+    and paths print in full, so ``documents list | cat`` loses nothing."""
+    if not stdout.is_terminal:
+        stdout.width = UNLIMITED_WIDTH
+
+
+UNLIMITED_WIDTH = 10_000
+
+
 def choice_enum(name: str, values: tuple[str, ...]) -> type[Enum]:
     """A str Enum of ``values`` for an option's type: Typer offers an Enum's values as the choices,
     so the choice lists declared once in :mod:`llmforge.settings` are the CLI's as well."""

@@ -17,7 +17,10 @@ IdArgument = Annotated[str, typer.Argument(help="Document id (a unique prefix of
 
 
 def _clip(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"
+    """``text`` cut to ``width`` for a person's terminal; whole for a pipe or a file."""
+    if not stdout.is_terminal or len(text) <= width:
+        return text
+    return text[: width - 1] + "…"
 
 
 @documents_app.command("list")

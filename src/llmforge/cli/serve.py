@@ -10,7 +10,8 @@ import typer
 from rich import box
 from rich.table import Table
 
-from llmforge.cli._common import JsonOption, ProjectOption, emit, note, open_project, stderr, stdout
+from llmforge.cli._common import (JsonOption, ProjectOption, StdinOption, emit, note, open_project, stderr, stdout,
+                                  text_argument)
 
 
 def serve(
@@ -66,13 +67,15 @@ def usage(
 
 
 def ask(
-    question: Annotated[str, typer.Argument(help="A question about the documents, in Arabic or English.")],
+    question: Annotated[str | None, typer.Argument(help="A question about the documents, in Arabic or English "
+                                                   "('-': read it from standard input).", show_default=False)] = None,
     k: Annotated[int | None, typer.Option("-k", min=1, max=50, help="Passages to retrieve (default: rag.k).",
                                           show_default=False)] = None,
     model: Annotated[str | None, typer.Option(help="Language model (default: the agent's, else serve.model).",
                                               show_default=False)] = None,
     agent: Annotated[str | None, typer.Option(help="Answer as this agent (see `llmforge agents`).")] = None,
     show_sources: Annotated[bool, typer.Option("--sources", help="Also print every passage the model saw.")] = False,
+    from_stdin: StdinOption = False,
     project: ProjectOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -82,6 +85,7 @@ def ask(
     from llmforge.inference.agents import agent_settings
     from llmforge.inference.rag import ask as run_ask
 
+    question = text_argument(question, from_stdin, "question")
     opened = open_project(project)
     agent_id, settings = agent_settings(opened, agent, model=model, k=k)
     answer = run_ask(opened, question, settings)

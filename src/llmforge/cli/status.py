@@ -9,14 +9,21 @@ from llmforge.status import project_status
 
 
 def status(project: ProjectOption = None, as_json: JsonOption = False) -> None:
-    """Counts of documents, pages, chunks, model versions and jobs."""
+    """Counts of documents (searchable, waiting for structure, failed), pages, chunks, model
+    versions and jobs."""
     result = project_status(open_project(project))
 
     def render() -> None:
         stdout.print(f"project   {result['project']}" + ("  (encrypted)" if result["encrypted"] else ""),
                      highlight=False)
+        documents = result["documents"]
+        stdout.print(f"{'documents':<15} {documents['current']}  ({documents['structured']} searchable, "
+                     f"{documents['not_structured']} waiting for `llmforge structure`)", highlight=False)
+        if documents["failed"]:
+            stdout.print(f"{'failed':<15} {documents['failed']}  (see `llmforge documents list`)", highlight=False)
         for label, count in result["counts"].items():
-            stdout.print(f"{label.replace('_', ' '):<15} {count}", highlight=False)
+            if label != "documents":   # every row, old versions and failures too: shown apart above
+                stdout.print(f"{label.replace('_', ' '):<15} {count}", highlight=False)
 
     emit(result, as_json, render)
 

@@ -9,8 +9,8 @@ from rich import box
 from rich.markup import escape
 from rich.table import Table
 
-from llmforge.cli._common import (JsonOption, ProjectOption, WaitOption, choice_enum, emit, open_project, progress_bar,
-                                  stdout)
+from llmforge.cli._common import (JsonOption, ProjectOption, StdinOption, WaitOption, choice_enum, emit, open_project,
+                                  progress_bar, stdout, text_argument)
 from llmforge.settings import QUERY_LANGUAGES, SEARCH_MODES
 
 
@@ -47,18 +47,21 @@ Lang = choice_enum("Lang", QUERY_LANGUAGES)
 
 
 def search(
-    query: Annotated[str, typer.Argument(help="What to look for, in Arabic or English.")],
+    query: Annotated[str | None, typer.Argument(help="What to look for, in Arabic or English ('-': read it from "
+                                                "standard input).", show_default=False)] = None,
     k: Annotated[int | None, typer.Option("-k", min=1, max=100, help="Results (default: setting search.k).",
                                           show_default=False)] = None,
     mode: Annotated[Mode | None, typer.Option(help="Search mode (default: setting search.mode).",
                                               show_default=False)] = None,
     lang: Annotated[Lang, typer.Option(help="Query language for keyword analysis.")] = Lang["auto"],
+    from_stdin: StdinOption = False,
     project: ProjectOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Ranked chunks for a query, each with its citation (document, page) and a snippet."""
     from llmforge.structure.search import search as run_search
 
+    query = text_argument(query, from_stdin, "query")
     result = run_search(open_project(project), query, k=k, mode=mode.value if mode else None, lang=lang.value)
 
     def render() -> None:
