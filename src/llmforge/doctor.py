@@ -190,6 +190,32 @@ def check_secrets(root: Path) -> Check:
     return Check("secrets", OK, f"{len(files)} files in {folder}, none open to group or others", required=False)
 
 
+def check_model_cache() -> Check:
+    """The machine's cache of base models (shared by every project): its size and how to prune it."""
+    from llmforge.packaged import cache_entries, cache_root
+
+    entries = cache_entries()
+    total = sum(entry.bytes for entry in entries)
+    names = ", ".join(f"{entry.model} ({entry.bytes / 1e9:.1f} GB)" for entry in entries) or "empty"
+    return Check("model cache", OK, f"{total / 1e9:.1f} GB in {cache_root() / 'bases'}: {names}",
+                 "llmforge train cache prune (bases unused for 30 days; --unused-days 0: all)" if entries else "",
+                 required=False)
+
+
+def check_project_model_copies(root: Path) -> Check:
+    """Copies of base models that older versions kept in the project (models/base, models/hf)."""
+    from llmforge.packaged import folder_bytes
+
+    models = Project(root).path("models")
+    copies = [models / name for name in ("base", "hf") if (models / name).is_dir()]
+    if not copies:
+        return Check("project base copies", OK, "none: base models are read from the machine cache", required=False)
+    size = sum(folder_bytes(path) for path in copies)
+    return Check("project base copies", WARN, f"{size / 1e9:.1f} GB in {', '.join(map(str, copies))} (kept by "
+                 "an older llmforge; the machine cache serves them now)", f"rm -r {' '.join(map(str, copies))}",
+                 required=False)
+
+
 CHECKS: tuple[Callable[[], Check | list[Check]], ...] = (
     check_python, check_core_packages, check_torch, check_unsloth, check_tesseract,
     check_llama_cpp, check_llama_converters, check_packaged_models,
@@ -203,9 +229,9 @@ def run_checks(disk_path: Path | None = None, project_root: Path | None = None) 
     for check in CHECKS:
         outcome = check()
         results.extend(outcome if isinstance(outcome, list) else [outcome])
-    results.append(check_disk(disk_path or Path.cwd()))
+    results += [check_disk(disk_path or Path.cwd()), check_model_cache()]
     if project_root is not None:
-        results += [check_tls(project_root), check_secrets(project_root)]
+        results += [check_tls(project_root), check_secrets(project_root), check_project_model_copies(project_root)]
     return results
 
 

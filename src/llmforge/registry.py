@@ -549,13 +549,13 @@ def recorded_path(project: Project, value: Any) -> Path | None:
 
 
 def _base_gguf(project: Project, version: ModelVersion) -> Path | None:
-    """The base model's GGUF (a packaged base is assembled when it is not there yet)."""
+    """The base model's GGUF (a packaged base is assembled into the machine cache when it is not there yet)."""
     base = version.manifest.get("base") or {}
     path = recorded_path(project, base.get("gguf"))
     if path and path.is_file():
         return path
     if base.get("spec") in PACKAGED:
-        return assemble(str(base["spec"]), project.path("models"))
+        return assemble(str(base["spec"]))
     return None
 
 

@@ -160,12 +160,14 @@ def test_a_directory_base_has_no_tokenizer_to_compare(project: Project, tiny_dir
 
 # --- GGUF bases (tiny) --------------------------------------------------------------------------
 
-def test_a_gguf_is_dequantised_once_into_the_project(tiny: SimpleNamespace) -> None:
+def test_a_gguf_is_dequantised_once_per_machine_into_the_shared_cache(tiny: SimpleNamespace, tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch,
+                                                                    shared_cache: Path) -> None:
     import torch
     from safetensors.torch import load_file
 
     base = tiny.base
-    assert base.hf_dir == tiny.project.path("models") / "hf" / base.sha256[:16]
+    assert base.hf_dir == shared_cache / "llmforge" / "bases" / base.sha256[:16] / "hf"
     assert base.gguf == tiny.gguf and base.architecture == "qwen2"
     marker = json.loads((base.hf_dir / MARKER).read_text())
     assert marker["gguf_sha256"] == base.sha256 and marker["gguf"] == str(tiny.gguf)
@@ -173,13 +175,27 @@ def test_a_gguf_is_dequantised_once_into_the_project(tiny: SimpleNamespace) -> N
     original, restored = load_file(tiny.model_dir / "model.safetensors"), load_file(base.hf_dir / "model.safetensors")
     assert original.keys() == restored.keys()
     assert all(torch.equal(original[name], restored[name]) for name in original)
+    # A second project on the same base adds no copy: it reads the same folder, untouched.
+    monkeypatch.setenv("XDG_CACHE_HOME", str(shared_cache))
     stamp = (base.hf_dir / "model.safetensors").stat().st_mtime_ns
-    assert resolve_base(tiny.project, str(tiny.gguf)) == base
+    other = init_project(tmp_path / "second")
+    assert resolve_base(other, str(tiny.gguf)) == base
     assert (base.hf_dir / "model.safetensors").stat().st_mtime_ns == stamp
+    assert not (other.path("models") / "hf").exists() and not (tiny.project.path("models") / "hf").exists()
+
+
+def test_the_cache_root_follows_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from llmforge.packaged import cache_root
+
+    assert cache_root() == Path(os.environ["XDG_CACHE_HOME"]) / "llmforge"   # the test fixture's
+    monkeypatch.setenv("LLMFORGE_CACHE", str(tmp_path / "elsewhere"))
+    assert cache_root() == tmp_path / "elsewhere"
 
 
 def test_an_interrupted_dequantisation_is_never_reused(tiny: SimpleNamespace, tmp_path: Path,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    from llmforge.packaged import base_entry
+
     project = init_project(tmp_path / "fresh")
     real = base_module.dequantise_gguf
 
@@ -190,18 +206,18 @@ def test_an_interrupted_dequantisation_is_never_reused(tiny: SimpleNamespace, tm
     monkeypatch.setattr(base_module, "dequantise_gguf", interrupted)
     with pytest.raises(KeyboardInterrupt):
         resolve_base(project, str(tiny.gguf))
-    hf_root = project.path("models") / "hf"
-    assert list(hf_root.iterdir()) == []
+    entry = base_entry(tiny.base.sha256)
+    assert sorted(p.name for p in entry.iterdir()) == ["last-used"]
     # A half directory under the final name (written by something else) and a dead process's
     # partial folder are both replaced, not trusted.
-    target = hf_root / tiny.base.sha256[:16]
+    target = entry / "hf"
     target.mkdir()
     (target / "config.json").write_text("{}")
-    (hf_root / f".{target.name}.999999999.partial").mkdir()
+    (entry / ".hf.999999999.partial").mkdir()
     monkeypatch.setattr(base_module, "dequantise_gguf", real)
     base = resolve_base(project, str(tiny.gguf))
     assert base.hf_dir == target and (target / MARKER).is_file() and (target / "model.safetensors").is_file()
-    assert sorted(p.name for p in hf_root.iterdir()) == [target.name]
+    assert sorted(p.name for p in entry.iterdir()) == ["hf", "last-used"]
 
 
 def test_the_tiny_gguf_tokenises_as_transformers_does(tiny: SimpleNamespace) -> None:
@@ -220,12 +236,15 @@ def test_a_disagreeing_tokenizer_names_the_sample_and_both_prefixes(tiny: Simple
 # --- packaged models (slow: minutes, gigabytes) ------------------------------------------------
 
 @pytest.fixture(scope="session")
-def gemma(tmp_path_factory: pytest.TempPathFactory) -> PreparedBase:
-    """Gemma 3 270M dequantised once per session (about a minute and 3.3 GB of memory)."""
+def gemma(tmp_path_factory: pytest.TempPathFactory, shared_cache: Path) -> PreparedBase:
+    """Gemma 3 270M dequantised once per session (about a minute and 3.3 GB of memory) into the
+    session's shared cache (a test that sets XDG_CACHE_HOME to ``shared_cache`` finds it there)."""
     if "gemma" not in _BUILT:
         project = init_project(tmp_path_factory.mktemp("gemma") / "project")
         try:
-            _BUILT["gemma"] = SimpleNamespace(base=resolve_base(project, "gemma3-270m"))
+            with pytest.MonkeyPatch.context() as patch:
+                patch.setenv("XDG_CACHE_HOME", str(shared_cache))
+                _BUILT["gemma"] = SimpleNamespace(base=resolve_base(project, "gemma3-270m"))
         except TrainError as exc:
             if "needs the packages" in str(exc):
                 pytest.skip(str(exc))

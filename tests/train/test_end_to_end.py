@@ -4,7 +4,6 @@ verified GGUF adapter → promoted version → an answer served by llama.cpp wit
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -24,11 +23,7 @@ TEXT = ("The chlorine analyser at the outlet of the treatment works is calibrate
 
 
 def test_train_export_promote_and_serve(tmp_path: Path, cli, gemma, converter_env) -> None:  # noqa: F811
-    project = init_project(tmp_path / "kb")
-    # Reuse the session's assembled and dequantised Gemma instead of two more minutes of copying.
-    for folder in ("base", "hf"):
-        shutil.copytree(gemma.gguf.parent if folder == "base" else gemma.hf_dir.parent,
-                        project.path("models") / folder, symlinks=True, dirs_exist_ok=True)
+    project = init_project(tmp_path / "kb")   # converter_env points the cache at the session's Gemma
     for name, text in {"a.txt": TEXT * 4, "b.txt": TEXT.replace("Monday", "Tuesday") * 4}.items():
         (tmp_path / name).write_text(text, encoding="utf-8")
     for name, value in (("train.base", "gemma3-270m"), ("serve.n_ctx", "1024"), ("rag.max_tokens", "16")):
@@ -45,6 +40,8 @@ def test_train_export_promote_and_serve(tmp_path: Path, cli, gemma, converter_en
     assert job["state"] == "succeeded" and job["result"]["version"] == "ops@v1"
     manifest = registry.get_version(project, "ops@v1").manifest
     assert manifest["base"]["gguf"] and manifest["tokenizer_check"]
+    assert manifest["base"]["hf_dir"] == str(gemma.hf_dir)   # the machine's copy: none in the project
+    assert not (project.path("models") / "base").exists() and not (project.path("models") / "hf").exists()
     assert manifest["metrics"]["eval_perplexity"] > 1
 
     exported = cli("models", "export", "ops@v1", "-p", root, "--json")

