@@ -29,8 +29,9 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Generator, Iterator
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from llmforge.project import Project
 from llmforge.inference.runtime import LlamaRuntime, get_runtime
@@ -46,6 +47,7 @@ WAY_OUT = {
     "ar": "إذا لم تتضمن المصادر الإجابة فقل حرفياً: لم أجد هذا في الوثائق.",
 }
 NOT_FOUND = {"en": "I could not find this in the documents.", "ar": "لم أجد هذا في الوثائق."}
+_T = TypeVar("_T")
 RELATIVE_FLOOR = 0.3  # passages scoring under this share of the best one only distract a small model
 _CITATION = re.compile(r"\[(\d{1,2})\]")
 # "Answer:", "Source [2]:", "A:", "ج:" ... before the reply; the one-letter labels only with a colon
@@ -272,6 +274,55 @@ def ask(project: Project, question: str, settings: AgentSettings | None = None,
 
     ``runtime``: the model, already resolved (the server resolves what a caller names; default:
     ``settings.model`` through :func:`get_runtime`)."""
+    return _drain(_answering(project, question, settings, runtime, stream=False))[0]
+
+
+def ask_stream(project: Project, question: str, settings: AgentSettings | None = None,
+               runtime: LlamaRuntime | None = None) -> Iterator[dict[str, Any]]:
+    """:func:`ask` as events while the model writes, for a reader who should not wait for the end.
+
+    Yields ``{"type": "delta", "text"}`` for each piece of the model's reply as it comes (until the
+    model starts writing a question of its own); ``{"type": "restart"}`` when the model declined and
+    is asked once more (drop what came before); then one ``{"type": "answer", ...}``: what
+    :meth:`Answer.to_dict` holds, each citation with its passage's ``text``, and ``first_token_ms``.
+    The final answer went through the same cleaning and checks as :func:`ask`'s, so it can differ
+    from the pieces: a refusal with its ``reason`` replaces them. Errors before the first event
+    (no index, a prompt over the context window) are raised from the first ``next()``.
+    """
+    started = time.perf_counter()
+    first_token_ms: float | None = None
+    events = _answering(project, question, settings, runtime, stream=True)
+    while True:
+        try:
+            event = next(events)
+        except StopIteration as done:
+            answer, used = done.value
+            break
+        if first_token_ms is None and event["type"] == "delta":
+            first_token_ms = (time.perf_counter() - started) * 1000
+        yield event
+    passages = {hit.chunk_id: hit.text for hit in used}
+    final = answer.to_dict()
+    final["citations"] = [{**citation, "text": passages.get(citation["chunk_id"], "")} for citation in final["citations"]]
+    yield {"type": "answer", **final, "first_token_ms": first_token_ms}
+
+
+Events = Generator[dict[str, Any], None, tuple[Answer, list[Hit]]]
+
+
+def _drain(events: Generator[Any, None, _T]) -> _T:
+    """Run ``events`` to its end, dropping what it yields; its return value."""
+    while True:
+        try:
+            next(events)
+        except StopIteration as done:
+            return done.value
+
+
+def _answering(project: Project, question: str, settings: AgentSettings | None, runtime: LlamaRuntime | None,
+               stream: bool) -> Events:
+    """The pipeline behind :func:`ask` and :func:`ask_stream`: yields the reply's pieces when
+    ``stream``; returns the answer and the passages the model was shown."""
     started = time.perf_counter()
     settings = settings or AgentSettings()
     config = project.settings
@@ -285,18 +336,19 @@ def ask(project: Project, question: str, settings: AgentSettings | None = None,
     runtime = runtime or get_runtime(project, settings.model)
     if not result.hits or (best < min_score and covered < float(config["rag.min_coverage"])):
         return Answer(question, NOT_FOUND[language], language, True, [], [], runtime.name,
-                      took_ms=(time.perf_counter() - started) * 1000, reason="no relevant passage")
+                      took_ms=(time.perf_counter() - started) * 1000, reason="no relevant passage"), []
     top = result.hits[0].score
     relevant = [hit for hit in result.hits if hit.score >= RELATIVE_FLOOR * top]
-    generation = _Generation(runtime, settings, language, max_tokens)
-    draft, used = generation.answer(question, relevant, way_out=True)
+    generation = _Generation(runtime, settings, language, max_tokens, stream)
+    draft, used = yield from generation.answer(question, relevant, way_out=True)
     text = clean_reply(draft, question)
     if _declined(text):
         margin = float(config["rag.retry_margin"]) if settings.mode == "hybrid" else 0.0
         document = _retry_document(question, draft, used, result.hits, float(config["rag.retry_coverage"]), margin)
         if document:
-            draft, used = generation.answer(question, [hit for hit in used if hit.document_id == document],
-                                            way_out=False)
+            yield {"type": "restart"}
+            draft, used = yield from generation.answer(question, [hit for hit in used if hit.document_id == document],
+                                                       way_out=False)
             text = clean_reply(draft, question)
     support = supporting(text, used)
     reason = "the model found no answer" if _declined(text) else ""
@@ -309,25 +361,47 @@ def ask(project: Project, question: str, settings: AgentSettings | None = None,
     citations = [] if reason else [sources[i] for i in support]
     return Answer(question, NOT_FOUND[language] if reason else text, language, bool(reason), citations, sources,
                   runtime.name, generation.prompt_tokens, generation.completion_tokens,
-                  (time.perf_counter() - started) * 1000, reason, draft)
+                  (time.perf_counter() - started) * 1000, reason, draft), used
 
 
 @dataclass
 class _Generation:
-    """The model calls behind one answer, with their token counts added up."""
+    """The model calls behind one answer, with their token counts added up; ``stream`` yields the
+    reply's pieces as they come."""
 
     runtime: LlamaRuntime
     settings: AgentSettings
     language: str
     max_tokens: int
+    stream: bool = False
     prompt_tokens: int = 0
     completion_tokens: int = 0
 
-    def answer(self, question: str, hits: list[Hit], *, way_out: bool) -> tuple[str, list[Hit]]:
+    def answer(self, question: str, hits: list[Hit], *, way_out: bool) -> Generator[dict[str, Any], None,
+                                                                                     tuple[str, list[Hit]]]:
         messages, used = build_messages(question, hits, self.runtime, self.language, self.settings.system_prompt,
                                         self.max_tokens, way_out)
+        if self.stream:
+            return (yield from self._streamed(messages)), used
         reply = self.runtime.chat(messages, max_tokens=self.max_tokens, temperature=self.settings.temperature)
         usage = reply.get("usage", {})
         self.prompt_tokens += usage.get("prompt_tokens", 0)
         self.completion_tokens += usage.get("completion_tokens", 0)
         return (reply["choices"][0]["message"]["content"] or "").strip(), used
+
+    def _streamed(self, messages: list[dict[str, str]]) -> Generator[dict[str, Any], None, str]:
+        """The reply, its pieces yielded until the model goes on to write a question of its own
+        (the rest is still read, so the draft is what :func:`ask` would get)."""
+        chunks = self.runtime.chat(messages, max_tokens=self.max_tokens, temperature=self.settings.temperature,
+                                   stream=True)
+        self.prompt_tokens += self.runtime.chat_prompt_tokens(messages)
+        pieces: list[str] = []
+        for chunk in chunks:
+            piece = (chunk["choices"][0].get("delta") or {}).get("content") or ""
+            if not piece:
+                continue
+            self.completion_tokens += 1   # llama.cpp streams one token per chunk
+            pieces.append(piece)
+            if not _NEXT_QUESTION.search("".join(pieces)):
+                yield {"type": "delta", "text": piece}
+        return "".join(pieces).strip()
