@@ -39,6 +39,8 @@ ROUTES: dict[tuple[str, str], str] = {
     ("POST", "/v1/documents"): "documents:write",
     ("GET", "/v1/documents/{document_id}"): "documents:read",
     ("DELETE", "/v1/documents/{document_id}"): "documents:write",
+    ("GET", "/v1/documents/{document_id}/pages/{page_no}"): "documents:read",
+    ("GET", "/v1/documents/{document_id}/original"): "documents:read",
     ("POST", "/v1/structure"): "structure:write",
     ("POST", "/v1/chat/completions"): "chat",
     ("POST", "/v1/completions"): "chat",
