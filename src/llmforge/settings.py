@@ -142,6 +142,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("serve.port", int, 8000, "Port of `llmforge serve`."),
     Setting("serve.metrics_anonymous", bool, False,
             "Let a Prometheus scraper read /metrics without credentials (every other route needs them)."),
+    Setting("serve.web", bool, True, "Serve the web page at / (sign in, ask, search, read the cited page, "
+            "documents, admin); false: / answers 404 and only the API is served."),
     Setting("serve.max_upload_mb", float, 100.0, "Largest request body (and uploaded file) accepted, in MB."),
     Setting("serve.request_timeout", float, 300.0,
             "Seconds a generation request may wait for the model (then 503) and a stream may run (0: no limit)."),

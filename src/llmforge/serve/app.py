@@ -11,9 +11,10 @@ permission through :func:`llmforge.serve.auth.require`:
 * ``jobs``: ``GET /v1/jobs/{id}``, ``POST /v1/jobs/{id}/resume``.
 
 ``GET /docs`` and ``/openapi.json`` serve Swagger UI from the local ``swagger-ui-bundle`` package
-(no CDN). Errors are JSON of one shape (:mod:`llmforge.serve.errors`). Until authentication is
-configured, a request from a non-loopback client gets 403 unless the app was built with
-``allow_remote`` (:mod:`llmforge.serve.loopback`).
+(no CDN); ``GET /`` serves the web page (router ``web``, setting ``serve.web``). Every response
+carries the security headers of :mod:`llmforge.serve.headers`. Errors are JSON of one shape
+(:mod:`llmforge.serve.errors`). Until authentication is configured, a request from a non-loopback
+client gets 403 unless the app was built with ``allow_remote`` (:mod:`llmforge.serve.loopback`).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from llmforge._version import __version__
@@ -34,10 +35,12 @@ from llmforge.auth.ratelimit import RateLimiter
 from llmforge.project import Project
 from llmforge.serve.auth import caller_of, client_address
 from llmforge.serve.errors import error_body, install_error_handlers
+from llmforge.serve.headers import SecurityHeaders, inline_script_policy
 from llmforge.serve.jobs import JobRunner, interrupt_stale_jobs
 from llmforge.serve.loopback import LoopbackOnly
 from llmforge.serve.metrics import Metrics
-from llmforge.serve.routers import admin, agents, documents, jobs, knowledge, models, openai, service, session, training
+from llmforge.serve.routers import (admin, agents, documents, jobs, knowledge, models, openai, service, session,
+                                    training, web)
 from llmforge.serve.state import MB, max_upload_bytes
 from llmforge.serve.usage import UsageRecorder
 
@@ -73,12 +76,15 @@ def create_app(project: Project, *, allow_remote: bool = False) -> FastAPI:
     app.state.project, app.state.metrics, app.state.usage, app.state.jobs = project, metrics, usage, jobs_runner
     app.state.audit, app.state.limiter = audit, RateLimiter(project.settings)
     install_error_handlers(app)
-    _mount_docs(app)
+    docs_page = _mount_docs(app)
     _install_accounting(app, max_upload_bytes(project))
     if not allow_remote:
-        app.add_middleware(LoopbackOnly)   # added last, so outermost: a refused request reaches nothing
+        app.add_middleware(LoopbackOnly)   # a refused request reaches nothing
+    app.add_middleware(SecurityHeaders, policies={"/docs": inline_script_policy(docs_page)})   # outermost
     for router in ROUTERS:
         app.include_router(router)
+    if project.settings["serve.web"]:
+        app.include_router(web.router)
     return app
 
 
@@ -114,14 +120,18 @@ def _install_accounting(app: FastAPI, max_body: int) -> None:
         return response
 
 
-def _mount_docs(app: FastAPI) -> None:
+def _mount_docs(app: FastAPI) -> str:
+    """Serve Swagger UI from the local package; returns its page (for its inline script's hash)."""
     import swagger_ui_bundle
 
     app.mount("/static/swagger", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="swagger")
+    page = bytes(get_swagger_ui_html(openapi_url="/openapi.json", title="llmforge API",
+                                     swagger_js_url="/static/swagger/swagger-ui-bundle.js",
+                                     swagger_css_url="/static/swagger/swagger-ui.css",
+                                     swagger_favicon_url="/static/swagger/favicon-32x32.png").body).decode("utf-8")
 
     @app.get("/docs", include_in_schema=False)
     async def docs() -> Any:
-        return get_swagger_ui_html(openapi_url="/openapi.json", title="llmforge API",
-                                   swagger_js_url="/static/swagger/swagger-ui-bundle.js",
-                                   swagger_css_url="/static/swagger/swagger-ui.css",
-                                   swagger_favicon_url="/static/swagger/favicon-32x32.png")
+        return HTMLResponse(page)
+
+    return page
