@@ -6,13 +6,17 @@
 # Idempotent: a second run checks what is there and returns in seconds.
 # Environment: PYTHON (interpreter, default python3.11 or python3), LLMFORGE_TORCH_SPEC
 # (default torch==2.13.0; set it to "" to skip torch, e.g. on a CUDA workstation that
-# already has the operator's CUDA build), LLMFORGE_SKIP_APT=1 to skip system packages.
+# already has the operator's CUDA build), LLMFORGE_SKIP_APT=1 to skip system packages,
+# LLMFORGE_SKIP_BROWSER=1 to leave out chromium (the web page's browser tests then skip).
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
 
 apt_packages=(tesseract-ocr tesseract-ocr-eng tesseract-ocr-ara tesseract-ocr-script-arab fonts-dejavu-core)
+# Debian's chromium drives the web page's tests through Playwright (pip's playwright, in the test
+# extra, never downloads a browser of its own here; fonts-dejavu-core draws Arabic in it).
+[ "${LLMFORGE_SKIP_BROWSER:-0}" = 1 ] || apt_packages+=(chromium)
 torch_spec="${LLMFORGE_TORCH_SPEC-torch==2.13.0}"
 
 say() { printf 'setup: %s\n' "$*" >&2; }

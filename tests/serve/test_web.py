@@ -209,3 +209,14 @@ def test_an_error_after_the_first_piece_ends_the_stream_and_frees_the_slot(serve
     assert [e["type"] for e in streamed] == ["delta", "error"]
     assert streamed[-1]["error"]["type"] == "internal_error" and "secret" not in streamed[-1]["error"]["message"]
     assert client.app.state.limiter._running == {}
+
+
+def test_a_wheel_carries_every_file_of_the_page() -> None:
+    import tomllib
+    from fnmatch import fnmatch
+    from pathlib import Path
+
+    pyproject = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml").read_text())
+    patterns = pyproject["tool"]["setuptools"]["package-data"]["llmforge.serve.web"]
+    files = [item.name for item in WEB.iterdir() if item.is_file() and item.name != "__init__.py"]
+    assert files and all(any(fnmatch(name, pattern) for pattern in patterns) for name in files)
