@@ -17,6 +17,7 @@ line on stderr and the exit code it carries, never a traceback (``--debug`` show
     ├── TrainError                          a dataset, base model, training run or export cannot proceed
     ├── BusyError                           the server cannot take it now: a model queue full past
     │                                       serve.request_timeout, or the server stopping
+    ├── ModelUnavailableError               (HTTP 503) a listed model cannot be loaded now
     ├── AuthError                           (HTTP 401) missing, malformed, invalid or expired
     │                                       credentials; a wrong user name or password
     ├── PermissionDenied                    (HTTP 403) the caller is known but lacks the permission
@@ -79,6 +80,11 @@ class TrainError(LlmforgeError):
 
 class BusyError(LlmforgeError):
     pass
+
+
+class ModelUnavailableError(LlmforgeError):
+    """A listed model that cannot be loaded now (a missing or broken file, too little memory):
+    the server's fault, not the caller's, so HTTP answers 503 and names no file."""
 
 
 class AuthError(LlmforgeError):

@@ -149,3 +149,40 @@ def test_a_caller_over_its_generated_token_budget_gets_429_and_others_go_on(proj
     assert second.status_code == 429 and int(second.headers["retry-after"]) >= 1
     assert "generated tokens" in second.json()["error"]["message"]
     assert other.status_code == 200   # ann's spent budget is hers alone
+
+
+def test_a_stranger_is_refused_before_the_server_reads_the_body(project: Project) -> None:
+    with TestClient(create_app(project)) as client:
+        upload = client.post("/v1/documents", content=b"--x\r\nnot multipart at all" * 1000,
+                             headers={"Content-Type": "multipart/form-data; boundary=x"})
+        broken_json = client.post("/v1/search", content=b"{not json", headers={"Content-Type": "application/json"})
+        unknown = client.get("/v1/no-such-route")
+    assert [upload.status_code, broken_json.status_code, unknown.status_code] == [401, 401, 401]
+
+
+def test_bad_keys_from_an_address_do_not_lock_out_its_known_callers(project: Project, people: dict[str, str]) -> None:
+    from llmforge.settings import write_setting
+
+    for name, value in (("ratelimit.ip_per_minute", "6"), ("ratelimit.ip_burst", "3")):
+        write_setting(project.root / "llmforge.toml", name, value)
+    with TestClient(create_app(Project(project.root))) as client:   # every request comes from one address
+        assert client.get("/v1/documents", headers=bearer(people["ann"])).status_code == 200
+        flood = [client.get("/v1/documents", headers=bearer(f"lf_{n:08d}_" + "A" * 43)).status_code
+                 for n in range(8)]
+        assert flood[:3] == [401, 401, 401] and set(flood[3:]) == {429}
+        assert client.get("/v1/documents", headers=bearer(people["ann"])).status_code == 200   # still served
+        assert client.get("/v1/documents", headers=bearer(people["bob"])).status_code == 429   # new here: waits
+
+
+def test_a_revocation_in_another_process_takes_effect_on_the_next_request(project: Project,
+                                                                         people: dict[str, str]) -> None:
+    import subprocess
+    import sys
+
+    secret, record = keys.create_key(project, name="laptop", role="analyst", owner="ann")
+    with TestClient(create_app(project)) as client:
+        assert client.get("/v1/documents", headers=bearer(secret)).status_code == 200   # now remembered
+        revoked = subprocess.run([sys.executable, "-m", "llmforge", "-p", str(project.root), "keys", "revoke",
+                                  record["id"]], capture_output=True, text=True, timeout=120)
+        assert revoked.returncode == 0, revoked.stderr
+        assert client.get("/v1/documents", headers=bearer(secret)).status_code == 401

@@ -95,7 +95,7 @@ def test_models_are_listed_without_their_paths(project: Project, monkeypatch: py
 
 def test_a_listed_model_that_cannot_load_names_no_file(project: Project, monkeypatch: pytest.MonkeyPatch,
                                                        caplog: pytest.LogCaptureFixture) -> None:
-    """A misconfigured model is the operator's to fix: the caller gets a 500 naming the model, the
+    """A misconfigured model is the operator's to fix: the caller gets a 503 naming the model, the
     log gets the file and the reason."""
     broken = project.path("models") / "base" / "house-model.gguf"
     broken.parent.mkdir(parents=True, exist_ok=True)
@@ -105,7 +105,7 @@ def test_a_listed_model_that_cannot_load_names_no_file(project: Project, monkeyp
         for route, body in [*generation_requests("house-model"), (CHAT, {"messages": [{"role": "user", "content": "x"}]}),
                             ("/v1/ask", {"question": "What is the chlorine limit?"})]:
             response = client.post(route, json=body)
-            assert response.status_code == 500, (route, response.text)
+            assert response.status_code == 503, (route, response.text)
             assert response.json()["error"]["message"] == ("model 'house-model' cannot be loaded; "
                                                            "the server log says why")
             assert_names_no_file(response.text, project)

@@ -22,6 +22,7 @@ from llmforge.auth.roles import ROLES, permissions_of
 from llmforge.project import Project
 from llmforge.serve.app import create_app
 from llmforge.serve.auth import AUTHENTICATED
+from llmforge.serve.openapi import route_permissions
 from llmforge.settings import write_setting
 
 PUBLIC = "public"
@@ -144,28 +145,9 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Any:
 
 def app_routes(app: Any) -> dict[tuple[str, str], str]:
     """(method, path) -> the permission its dependency declares (PUBLIC when none)."""
-    found = {}
-    for method_path in app.openapi()["paths"].items():
-        path, methods = method_path
-        for method in methods:
-            found[(method.upper(), path)] = PUBLIC
-    for route in _api_routes(app.routes):
-        permissions = [getattr(dep.call, "permission", None) for dep in route.dependant.dependencies]
-        declared = [p for p in permissions if p] or [PUBLIC]
-        for method in route.methods:
-            if (method, route.path) in found:
-                found[(method, route.path)] = declared[0]
-    return found
-
-
-def _api_routes(routes: list[Any]) -> list[Any]:
-    """The app's routes, those of its included routers too: newer FastAPI keeps an included router
-    as one entry of ``app.routes`` and offers ``iter_route_contexts`` to walk into it."""
-    try:
-        from fastapi.routing import iter_route_contexts
-    except ImportError:   # older FastAPI copies an included router's routes into app.routes
-        return [route for route in routes if hasattr(route, "dependant")]
-    return [c.original_route for c in iter_route_contexts(routes) if hasattr(c.original_route, "dependant")]
+    declared = route_permissions(app)
+    return {(method.upper(), path): declared.get((method.upper(), path), PUBLIC)
+            for path, methods in app.openapi()["paths"].items() for method in methods}
 
 
 def test_every_route_is_in_the_table_with_the_permission_it_declares(served: Any) -> None:
@@ -230,3 +212,18 @@ def test_metrics_can_be_opened_to_anonymous_scrapers(project: Project) -> None:
         assert client.get("/metrics").status_code == 200
         assert client.get("/v1/usage").status_code == 401
 
+
+
+def test_the_openapi_document_says_who_may_call_each_route(served: Any) -> None:
+    _project, client, _credentials, _bad = served
+    schema = client.get("/openapi.json").json()
+    assert schema["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+    for (method, path), permission in ROUTES.items():
+        operation = schema["paths"][path][method.lower()]
+        error = operation["responses"]["422"]["content"]["application/json"]["schema"]
+        assert error == {"$ref": "#/components/schemas/Error"}, (method, path)
+        if permission == PUBLIC:
+            assert "security" not in operation and "401" not in operation["responses"], (method, path)
+        else:
+            assert operation["security"] == [{"bearer": []}] and "401" in operation["responses"], (method, path)
+            assert operation.get("x-permission", AUTHENTICATED) == permission, (method, path)

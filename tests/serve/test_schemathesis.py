@@ -62,7 +62,7 @@ JOBS_IDLE_TIMEOUT_S = 300
 PUBLIC = {"GET /healthz", "POST /v1/auth/login", "POST /v1/auth/refresh", "POST /v1/auth/logout"}
 GENERATES = ("generates text with a language model: the packaged one would cost a 1 GB load and up to 4096 "
              "tokens a request on 2 cores; with none (serve.model names a missing model, so that nothing here "
-             "loads one) it answers 500 'model ... cannot be loaded' to every valid request")
+             "loads one) it answers 503 'model ... cannot be loaded' to every valid request")
 SKIPPED_WITH_KEY = {
     "POST /v1/ask": GENERATES,
     "POST /v1/chat/completions": GENERATES,

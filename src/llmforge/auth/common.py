@@ -36,6 +36,25 @@ def private_dir(path: Path) -> Path:
     return path
 
 
+EPOCH_FILE = "auth.epoch"
+
+
+def auth_epoch(project_root: Path) -> bytes:
+    """The project's identity epoch: it changes whenever a user or key changes in a way that could
+    withdraw access (revoked, rotated, disabled, another role). Servers cache verified credentials
+    and read this file (a few bytes) on every request, so such a change, made in any process,
+    takes effect on the next request."""
+    try:
+        return (project_root / "secrets" / EPOCH_FILE).read_bytes()
+    except FileNotFoundError:
+        return b""
+
+
+def bump_auth_epoch(project_root: Path) -> None:
+    """Start a new identity epoch (see :func:`auth_epoch`); call after the change is committed."""
+    write_private(project_root / "secrets" / EPOCH_FILE, uuid.uuid4().hex.encode())
+
+
 def write_private(path: Path, data: bytes) -> None:
     """Replace ``path`` with ``data`` at once, readable by the owner only (0600) from the start."""
     private_dir(path.parent)

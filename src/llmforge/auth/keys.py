@@ -162,6 +162,7 @@ def revoke_key(project: Project, ref: str) -> dict[str, Any]:
         key_id = _find(conn, ref)[0]
         conn.execute("UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
                      [common.utcnow(), key_id])
+    common.bump_auth_epoch(project.root)   # servers drop what they had verified
     return get_key(project, key_id)
 
 
@@ -180,6 +181,7 @@ def rotate_key(project: Project, ref: str) -> tuple[str, dict[str, Any]]:
                   "rotated_from": old["id"]}
         secret, key_id = _insert(conn, values)
         conn.execute("UPDATE api_keys SET revoked_at = ? WHERE id = ?", [common.utcnow(), old["id"]])
+    common.bump_auth_epoch(project.root)
     return secret, get_key(project, key_id)
 
 

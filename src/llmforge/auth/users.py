@@ -93,6 +93,7 @@ def _update(project: Project, name: str, assignments: str, values: list[Any], en
         if end_sessions:  # refresh tokens die with the password or the account; access tokens expire soon
             conn.execute("UPDATE refresh_tokens SET revoked_at = ? WHERE username = ? AND revoked_at IS NULL",
                          [common.utcnow(), name])
+    common.bump_auth_epoch(project.root)   # servers drop what they had verified for this user
     return get_user(project, name)
 
 

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from llmforge.errors import BusyError, LlmforgeError, NotFoundError, UsageError
+from llmforge.errors import BusyError, LlmforgeError, ModelUnavailableError, NotFoundError, UsageError
 from llmforge.fileio import MISSING, gguf_problem
 from llmforge.inference.chat_format import FALLBACK_FORMATTERS, fallback_chat_format, fold_system
 from llmforge.inference.llama_log import capture_llama_log
@@ -391,4 +391,4 @@ def served_runtime(project: Project, name: str | None, *, agent: str | None = No
         return get_runtime(project, target)
     except Exception as exc:  # noqa: BLE001 — the caller gets a path-free message, the log the reason
         log.error("model %s cannot be loaded: %s", target, exc, exc_info=not isinstance(exc, LlmforgeError))
-        raise LlmforgeError(f"model {model_label(target)!r} cannot be loaded; the server log says why") from None
+        raise ModelUnavailableError(f"model {model_label(target)!r} cannot be loaded; the server log says why") from None

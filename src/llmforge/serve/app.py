@@ -33,12 +33,13 @@ from llmforge._version import __version__
 from llmforge.auth.audit import AuditRecorder
 from llmforge.auth.ratelimit import RateLimiter
 from llmforge.project import Project
-from llmforge.serve.auth import caller_of, client_address
+from llmforge.serve.auth import AuthenticateFirst, caller_of, client_address
 from llmforge.serve.errors import error_body, install_error_handlers
 from llmforge.serve.headers import SecurityHeaders, inline_script_policy
 from llmforge.serve.jobs import JobRunner, interrupt_stale_jobs
 from llmforge.serve.loopback import LoopbackOnly
 from llmforge.serve.metrics import Metrics
+from llmforge.serve.openapi import install_openapi
 from llmforge.serve.routers import (admin, agents, documents, jobs, knowledge, models, openai, service, session,
                                     training, web)
 from llmforge.serve.state import MB, max_upload_bytes
@@ -76,7 +77,9 @@ def create_app(project: Project, *, allow_remote: bool = False) -> FastAPI:
     app.state.project, app.state.metrics, app.state.usage, app.state.jobs = project, metrics, usage, jobs_runner
     app.state.audit, app.state.limiter = audit, RateLimiter(project.settings)
     install_error_handlers(app)
+    install_openapi(app)
     docs_page = _mount_docs(app)
+    app.add_middleware(AuthenticateFirst)   # inside accounting: a refused request is still counted
     _install_accounting(app, max_upload_bytes(project))
     if not allow_remote:
         app.add_middleware(LoopbackOnly)   # a refused request reaches nothing

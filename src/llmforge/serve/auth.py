@@ -15,11 +15,15 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from fastapi import Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from llmforge.auth.identity import Caller, authenticate_bearer
+from llmforge.auth.identity import Caller, authenticate_bearer, is_remembered
 from llmforge.auth.ratelimit import caller_keys
 from llmforge.auth.roles import PERMISSIONS
-from llmforge.errors import AuthError, PermissionDenied
+from llmforge.errors import AuthError, LlmforgeError, PermissionDenied
+from llmforge.serve.errors import error_body, error_headers, status_of
 
 __all__ = ["AUTHENTICATED", "Caller", "PERMISSIONS", "authenticated", "caller_of", "check_agent", "client_address",
            "require"]
@@ -58,23 +62,74 @@ def authenticated() -> Callable[[Request], Caller]:
 
 
 def _authenticate(request: Request, permission: str | None) -> Caller:
-    """The caller the request's bearer proves, holding ``permission``, within its rate limits."""
-    project, limiter = request.app.state.project, getattr(request.app.state, "limiter", None)
-    client = client_address(request)
-    if limiter is not None:
-        limiter.check_address(client)   # an address that spent its budget on failures waits first
-    try:
-        caller = authenticate_bearer(project, request.headers.get("authorization"))
-    except AuthError:
-        if limiter is not None:
-            limiter.charge_failure(client)   # the address pays, never the key or user it named
-        raise
+    """The caller the request's bearer proves (already, when :class:`AuthenticateFirst` ran),
+    holding ``permission``, within its rate limits."""
+    caller = getattr(request.state, "caller", None) or verify_request(request)
     request.state.caller = caller
     if permission is not None and not caller.can(permission):
         raise PermissionDenied(f"this route needs the permission {permission!r}, which {_who(caller)} does not have")
+    limiter = getattr(request.app.state, "limiter", None)
     if limiter is not None:
         limiter.check(caller_keys(key_prefix=caller.key_prefix, user=caller.user))
     return caller
+
+
+def verify_request(request: Request) -> Caller:
+    """Authenticate the request's ``Authorization`` header.
+
+    Failed credentials are charged to the client address, never to the key or user they named.
+    An address that spent its budget on failures is refused before any catalog read, unless its
+    credential is one this server verified recently: so a flood of bad keys cannot lock out the
+    valid callers that share its address (a NAT, a proxy).
+
+    Raises:
+        AuthError: the credentials do not verify (401).
+        RateLimited: the address spent its budget on failed credentials (429).
+    """
+    project, limiter = request.app.state.project, getattr(request.app.state, "limiter", None)
+    header, client = request.headers.get("authorization"), client_address(request)
+    if limiter is not None and not is_remembered(project, header):
+        limiter.check_address(client)
+    try:
+        return authenticate_bearer(project, header)
+    except AuthError:
+        if limiter is not None:
+            limiter.charge_failure(client)
+        raise
+
+
+class AuthenticateFirst:
+    """ASGI middleware: an API request is authenticated before its body is read, so a caller
+    without valid credentials cannot make the server parse a large upload or JSON body first.
+    Routes still check their permission (:func:`require`); sign-in routes, ``/healthz``, the docs
+    and the web page's files are not under it."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not needs_credentials(scope["path"]):
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+        try:
+            caller = await run_in_threadpool(verify_request, request)   # catalog reads block
+        except LlmforgeError as exc:
+            response = JSONResponse(error_body(type(exc).__name__, str(exc)), status_code=status_of(exc),
+                                    headers=error_headers(exc))
+            await response(scope, receive, send)
+            return
+        scope.setdefault("state", {})["caller"] = caller
+        await self.app(scope, receive, send)
+
+
+SIGN_IN = frozenset({"/v1/auth/login", "/v1/auth/refresh", "/v1/auth/logout"})
+
+
+def needs_credentials(path: str) -> bool:
+    """Every ``/v1/`` path but signing in: known routes and unknown ones alike (an unknown path
+    answers 401 to a stranger, so it cannot map the API)."""
+    return path.startswith("/v1/") and path not in SIGN_IN
 
 
 def client_address(request: Request) -> str:

@@ -15,11 +15,18 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from llmforge.errors import (AuthError, BusyError, CatalogLockedError, IngestError, LlmforgeError, LockError,
-                             NotFoundError, PermissionDenied, RateLimited, TrainError, UsageError)
+                             ModelUnavailableError, NotFoundError, PermissionDenied, RateLimited, TrainError,
+                             UsageError)
 
 log = logging.getLogger(__name__)
 STATUS = {UsageError: 400, AuthError: 401, PermissionDenied: 403, NotFoundError: 404, IngestError: 422,
-          TrainError: 409, RateLimited: 429, LockError: 503, CatalogLockedError: 503, BusyError: 503}
+          TrainError: 409, RateLimited: 429, LockError: 503, CatalogLockedError: 503, BusyError: 503,
+          ModelUnavailableError: 503}
+
+
+def status_of(exc: LlmforgeError) -> int:
+    """The HTTP status of a library error (500 for a class the table does not know)."""
+    return next((code for cls, code in STATUS.items() if isinstance(exc, cls)), 500)
 
 
 def error_headers(exc: LlmforgeError) -> dict[str, str] | None:
@@ -42,7 +49,7 @@ def install_error_handlers(app: FastAPI) -> None:
     """Turn library errors, invalid bodies, unknown routes and crashes into :func:`error_body`."""
     @app.exception_handler(LlmforgeError)
     async def llmforge_error(_request: Request, exc: LlmforgeError) -> JSONResponse:
-        status = next((code for cls, code in STATUS.items() if isinstance(exc, cls)), 500)
+        status = status_of(exc)
         return JSONResponse(error_body(type(exc).__name__, str(exc)), status_code=status, headers=error_headers(exc))
 
     @app.exception_handler(RequestValidationError)
