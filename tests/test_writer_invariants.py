@@ -75,3 +75,15 @@ def test_a_caller_holding_the_lock_is_let_through(project: Project, note: Path) 
         structured = structure_project(project, wait=0)
         deleted = delete_document(project, report.outcomes[0].document_id, wait=0)
     assert report.count("ingested") == 1 and structured.chunks >= 1 and deleted["pages_deleted"] == 1
+
+
+def test_deleting_an_unknown_document_does_not_wait_for_the_lock(project: Project) -> None:
+    import time
+
+    from llmforge.errors import NotFoundError
+
+    with another_writer(project):
+        started = time.monotonic()
+        with pytest.raises(NotFoundError):
+            delete_document(project, "abcdef", wait=30)
+        assert time.monotonic() - started < 10   # not the 30 s the lock would have cost

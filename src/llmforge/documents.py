@@ -57,10 +57,13 @@ def delete_document(project: Project, prefix: str, *, wait: float | None = None)
     when no other document shares the content. (Should this stop half-way, the next
     ``structure`` run removes the chunks of a document that no longer exists.)
 
-    Holds the project writer lock, waiting ``wait`` seconds for it (default: setting lock.wait).
+    Holds the project writer lock, waiting ``wait`` seconds for it (default: setting lock.wait);
+    an id that names no document is refused first, without waiting for the lock.
     """
+    with project.catalog() as conn:
+        resolve_document_id(conn, prefix)
     with project.writer_lock("documents delete", wait):
-        return _delete(project, prefix)
+        return _delete(project, prefix)   # resolved again under the lock: it may have gone meanwhile
 
 
 def _delete(project: Project, prefix: str) -> dict[str, Any]:
