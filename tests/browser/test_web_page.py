@@ -242,3 +242,26 @@ def test_no_errors_in_the_console_and_no_content_security_policy_violation(pages
     docs.wait_for_selector("#swagger-ui .swagger-ui", state="attached")
     docs.wait_for_timeout(500)
     assert pages.errors == [], pages.errors
+
+
+def test_the_page_renews_its_token_before_it_expires(pages: Any, tmp_path: Path) -> None:
+    from llmforge.auth.users import add_user
+    from llmforge.project import Project, init_project
+    from llmforge.settings import write_setting
+
+    project = init_project(tmp_path / "short-tokens")
+    write_setting(project.root / "llmforge.toml", "auth.access_token_minutes", "0.1")   # 6 s
+    project = Project(project.root)
+    add_user(project, "operator", "operator", PASSWORDS["operator"])
+    with live_server(project) as url:
+        page = pages.new(url)
+        seen: list[tuple[str, int]] = []
+        page.on("response", lambda response: seen.append((response.url.removeprefix(url), response.status)))
+        sign_in(page, "operator", PASSWORDS["operator"])
+        page.wait_for_timeout(7_000)   # past the first token's life: renewed at 80% of it
+        page.click("#nav button[data-view=documents]")
+        page.wait_for_function("() => document.querySelector('#documents-table tbody') !== null")
+        page.wait_for_timeout(500)
+        assert ("/v1/auth/refresh", 200) in seen and ("/v1/documents", 200) in seen
+        assert not [hit for hit in seen if hit[1] == 401]
+        assert page.locator("#notice").is_hidden()
