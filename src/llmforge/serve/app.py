@@ -10,7 +10,7 @@ permission through :func:`llmforge.serve.auth.require`:
   ``GET /v1/models`` (OpenAI-compatible);
 * ``jobs``: ``GET /v1/jobs/{id}``, ``POST /v1/jobs/{id}/resume``.
 
-``GET /docs`` and ``/openapi.json`` serve Swagger UI from the local ``swagger-ui-bundle`` package
+``GET /docs`` and ``/openapi.json`` serve Swagger UI from the local ``swagger-ui-py`` package
 (no CDN); ``GET /`` serves the web page (router ``web``, setting ``serve.web``). Every response
 carries the security headers of :mod:`llmforge.serve.headers`. Errors are JSON of one shape
 (:mod:`llmforge.serve.errors`). Until authentication is configured, a request from a non-loopback
@@ -22,6 +22,7 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -113,21 +114,37 @@ def _install_accounting(app: FastAPI, max_body: int) -> None:
         metrics.observe(request.method, path, response.status_code, seconds)
         if path in ("/healthz", "/metrics"):
             return response
-        caller = caller_of(request)
-        usage.record(caller.user if caller else "anonymous", request.method, path, response.status_code,
-                     seconds * 1000, getattr(request.state, "model", None), getattr(request.state, "prompt_tokens", 0),
-                     getattr(request.state, "completion_tokens", 0), caller.key_prefix if caller else None)
+        if not response.headers.get("content-type", "").startswith("text/event-stream"):
+            _record(request, path, response.status_code, started)
+            return response
+        body = response.body_iterator   # a stream: its tokens are known once it has been sent
+
+        async def recorded_when_sent() -> AsyncIterator[bytes]:
+            try:
+                async for chunk in body:
+                    yield chunk
+            finally:
+                _record(request, path, response.status_code, started)
+
+        response.body_iterator = recorded_when_sent()
+        return response
+
+    def _record(request: Request, path: str, status: int, started: float) -> None:
+        """The request's usage row (its tokens, as the route counted them) and its audit record."""
+        seconds, caller, state = time.perf_counter() - started, caller_of(request), request.state
+        usage.record(caller.user if caller else "anonymous", request.method, path, status, seconds * 1000,
+                     getattr(state, "model", None), getattr(state, "prompt_tokens", 0),
+                     getattr(state, "completion_tokens", 0), caller.key_prefix if caller else None)
         app.state.audit.record(action=f"http {request.method} {path}", actor=caller.user if caller else None,
                                key_prefix=caller.key_prefix if caller else None, client=client_address(request),
-                               status=response.status_code, latency_ms=round(seconds * 1000, 2))
-        return response
+                               status=status, latency_ms=round(seconds * 1000, 2))
 
 
 def _mount_docs(app: FastAPI) -> str:
     """Serve Swagger UI from the local package; returns its page (for its inline script's hash)."""
-    import swagger_ui_bundle
+    import swagger_ui   # swagger-ui-py: Swagger UI 5, which renders OpenAPI 3.1 (FastAPI's); 4.x could not
 
-    app.mount("/static/swagger", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="swagger")
+    app.mount("/static/swagger", StaticFiles(directory=Path(swagger_ui.__file__).parent / "static"), name="swagger")
     page = bytes(get_swagger_ui_html(openapi_url="/openapi.json", title="llmforge API",
                                      swagger_js_url="/static/swagger/swagger-ui-bundle.js",
                                      swagger_css_url="/static/swagger/swagger-ui.css",

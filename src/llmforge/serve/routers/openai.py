@@ -188,6 +188,7 @@ def _sse(chunks: Iterable[dict[str, Any]], request: Request, model: str,
             if charge is not None:
                 charge(count)
         metrics.add_tokens(model, "completion", count)
+        request.state.completion_tokens = count   # the usage row is written once the stream is sent
         yield "data: [DONE]\n\n"
 
     request.state.model = model
