@@ -92,6 +92,10 @@ def create_app(project: Project, *, allow_remote: bool = False) -> FastAPI:
     return app
 
 
+UNRECORDED = ("/healthz", "/metrics")   # probes and scrapes: in the metrics, not in usage or audit
+UNRECORDED_PREFIXES = ("/web/", "/static/")   # the page's and the docs' files, anonymous and many
+
+
 def _install_accounting(app: FastAPI, max_body: int) -> None:
     """Refuse an over-long body up front; count every request in the metrics and usage records."""
     metrics, usage = app.state.metrics, app.state.usage
@@ -112,7 +116,7 @@ def _install_accounting(app: FastAPI, max_body: int) -> None:
         path = getattr(route, "path", "unmatched")
         seconds = time.perf_counter() - started
         metrics.observe(request.method, path, response.status_code, seconds)
-        if path in ("/healthz", "/metrics"):
+        if path in UNRECORDED or path.startswith(UNRECORDED_PREFIXES):
             return response
         if not response.headers.get("content-type", "").startswith("text/event-stream"):
             _record(request, path, response.status_code, started)
