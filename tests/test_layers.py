@@ -18,7 +18,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("core", ("llmforge", "llmforge._version", "llmforge.errors", "llmforge.fileio", "llmforge.offline",
               "llmforge.locks", "llmforge.settings", "llmforge.blobs", "llmforge.project", "llmforge.catalog",
               "llmforge.packaged", "llmforge.registry", "llmforge.jobs", "llmforge.status",
-              "llmforge.textstore", "llmforge.tls")),
+              "llmforge.textstore", "llmforge.tls", "llmforge.snapshot")),
     ("text", ("llmforge.text",)),
     ("ingest", ("llmforge.ingest",)),
     ("structure", ("llmforge.structure", "llmforge.documents")),

@@ -190,6 +190,16 @@ def check_secrets(root: Path) -> Check:
     return Check("secrets", OK, f"{len(files)} files in {folder}, none open to group or others", required=False)
 
 
+def check_writable(root: Path) -> Check:
+    """Whether this process can write the project; a read-only one (a snapshot) still serves queries."""
+    if not Project(root).read_only:
+        return Check("project writable", OK, f"{root} is writable", required=False)
+    return Check("project writable", WARN, f"{root} is read-only here (a read-only mount or snapshot): search, "
+                 "ask and listings work; ingest, structure, deletes, users, keys and settings are refused",
+                 "write where the project is writable; `llmforge serve` here needs --audit-file (README: "
+                 "When one machine is not enough)", required=False)
+
+
 def check_model_cache() -> Check:
     """The machine's cache of base models (shared by every project): its size and how to prune it."""
     from llmforge.packaged import cache_entries, cache_root
@@ -231,7 +241,8 @@ def run_checks(disk_path: Path | None = None, project_root: Path | None = None) 
         results.extend(outcome if isinstance(outcome, list) else [outcome])
     results += [check_disk(disk_path or Path.cwd()), check_model_cache()]
     if project_root is not None:
-        results += [check_tls(project_root), check_secrets(project_root), check_project_model_copies(project_root)]
+        results += [check_writable(project_root), check_tls(project_root), check_secrets(project_root),
+                    check_project_model_copies(project_root)]
     return results
 
 

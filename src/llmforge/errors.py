@@ -6,6 +6,7 @@ line on stderr and the exit code it carries, never a traceback (``--debug`` show
     LlmforgeError                  exit 1
     ├── UsageError                 exit 2   bad option values, a command that cannot apply
     ├── ProjectError                        no project found, not a project, cannot create one
+    │   └── ReadOnlyProjectError            (HTTP 503) a write to a project mounted read-only
     ├── ConfigError                         llmforge.toml unreadable, unknown or mistyped setting
     ├── LockError                           the project writer lock is held by another process
     ├── CatalogError                        the DuckDB catalog cannot be opened or migrated
@@ -40,6 +41,11 @@ class UsageError(LlmforgeError):
 
 class ProjectError(LlmforgeError):
     pass
+
+
+class ReadOnlyProjectError(ProjectError):
+    """A write asked of a project that cannot be written here (a read-only mount or snapshot, or
+    files this user may not write): reads still work, writes go to the writable project."""
 
 
 class ConfigError(LlmforgeError):

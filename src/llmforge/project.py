@@ -9,6 +9,10 @@
       runs/             training runs
       secrets/          keys (0700; files 0600)
       logs/             llmforge.log
+
+A project on a read-only mount (a published snapshot, a replica's volume) is read, never
+written: :attr:`Project.read_only` says so, the catalog opens read-only, and every write stops at
+once with :class:`~llmforge.errors.ReadOnlyProjectError`.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ import duckdb
 
 from llmforge import catalog
 from llmforge.blobs import BlobStore, create_key, load_key
-from llmforge.errors import ProjectError
+from llmforge.errors import ProjectError, ReadOnlyProjectError
 from llmforge.locks import writer_lock
 from llmforge.settings import Settings, default_toml, load_settings, write_setting
 
@@ -65,11 +69,30 @@ class Project:
         self._settings = None
         return self.settings
 
+    @property
+    def read_only(self) -> bool:
+        """Whether this process cannot write the project: a read-only mount (root included: the
+        kernel says EROFS), or a directory or catalog this user may not write."""
+        if not os.access(self.root, os.W_OK):
+            return True
+        return self.catalog_path.exists() and not os.access(self.catalog_path, os.W_OK)
+
+    def require_writable(self, command: str) -> None:
+        """Refuse ``command`` (what is about to write) before it touches anything.
+
+        Raises:
+            ReadOnlyProjectError: the project is read-only here.
+        """
+        if self.read_only:
+            raise ReadOnlyProjectError(f"the project is read-only here (a read-only mount or snapshot): {command} "
+                                       "would write to it; run it where the project is writable")
+
     @contextmanager
     def catalog(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A short-lived catalog connection; close it before any long work."""
+        """A short-lived catalog connection; close it before any long work. On a read-only project
+        it reads only, and a write in the block raises ReadOnlyProjectError."""
         timeout = float(self.settings["catalog.lock_timeout"])
-        with catalog.connect(self.catalog_path, lock_timeout=timeout) as conn:
+        with catalog.connect(self.catalog_path, lock_timeout=timeout, read_only=self.read_only) as conn:
             yield conn
 
     def blobs(self) -> BlobStore:
@@ -77,7 +100,9 @@ class Project:
         return BlobStore(self.path("blobs"), key)
 
     def writer_lock(self, command: str, wait: float | None = None):  # noqa: ANN201
-        """Hold the project-wide writer lock (see :mod:`llmforge.locks`)."""
+        """Hold the project-wide writer lock (see :mod:`llmforge.locks`); refused at once on a
+        read-only project."""
+        self.require_writable(command)
         seconds = float(self.settings["lock.wait"]) if wait is None else wait
         return writer_lock(self.root / ".writer.lock", command, seconds)
 

@@ -36,6 +36,7 @@ def project_status(project: Project) -> dict[str, Any]:
     return {
         "project": str(project.root),
         "encrypted": bool(project.settings["blobs.encrypt"]),
+        "read_only": project.read_only,
         "counts": {**{label: counts[table] for label, table in COUNTED.items()}, "model_versions": len(versions)},
         "documents": {"current": latest, "structured": latest - unstructured, "not_structured": unstructured,
                       "failed": failed, "rows": counts["documents"]},

@@ -25,14 +25,20 @@ Writers: DuckDB admits one writing process per file and the catalog is opened br
 inserts in one transaction, retrying when another writer won the same ``seq`` (the primary key
 refuses the loser). The HTTP server does not write per request: :class:`AuditRecorder` buffers
 records and a background thread appends them, in order, in batches.
+
+A server on a read-only project (a replica serving a snapshot) cannot write the catalog, and must
+not drop its records either: it appends them to a file of its own (JSON Lines, one record per
+line, chained exactly as the catalog's records are, from seq 1), which :func:`verify_file` checks.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import logging
 import math
+import os
 import re
 import threading
 import time
@@ -40,6 +46,7 @@ from collections import deque
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -196,6 +203,7 @@ def append(project: Project, events: list[AuditRecord]) -> list[AuditRecord]:
     """
     if not events:
         return []
+    project.require_writable("the audit log")   # a replica appends to its own file (append_file)
     for attempt in range(_ATTEMPTS):
         try:
             with _append_lock, project.catalog() as conn, transaction(conn):
@@ -243,8 +251,9 @@ class AuditRecorder:
     many, so the loss is itself in the chain.
     """
 
-    def __init__(self, project: Project) -> None:
+    def __init__(self, project: Project, file: Path | None = None) -> None:
         self.project = project
+        self.file = file   # append here instead of the catalog (a server on a read-only project)
         self.flush_seconds = float(project.settings["audit.flush_seconds"])
         self.flush_records = int(project.settings["audit.flush_records"])
         self._buffer: deque[AuditRecord] = deque()
@@ -290,8 +299,11 @@ class AuditRecorder:
             if dropped:
                 notice.append(_event("audit.dropped", None, None, None, None, None, None, {"records": dropped}))
             try:
-                append(self.project, notice + batch)
-            except CatalogError as exc:
+                if self.file is not None:
+                    append_file(self.file, notice + batch)
+                else:
+                    append(self.project, notice + batch)
+            except (CatalogError, OSError) as exc:
                 log.warning("audit records kept for later: %s", exc)
                 return 0
             with self._lock:
@@ -356,20 +368,39 @@ def verify(project: Project, expect_head: str | None = None) -> VerifyResult:
     """Recompute the whole chain; with ``expect_head`` (``SEQ:HASH`` from an earlier verify) also
     check that this record is still in it, unchanged."""
     wanted = _parse_head(expect_head) if expect_head else None
-    count, head_seq, head_hash, seen_wanted = 0, None, GENESIS, False
     with project.catalog() as conn:
-        for row in _rows(conn):
-            reason = _fault(row, count + 1, head_hash)
-            if reason:
-                return VerifyResult(False, count, row[0] if row[0] <= count + 1 else count + 1, reason,
-                                    head_seq, head_hash if head_seq else None)
-            count, head_seq, head_hash = count + 1, row[0], row[-1]
-            if wanted and row[0] == wanted[0]:
-                if row[-1] != wanted[1]:
-                    return VerifyResult(False, count, row[0], f"audit record {row[0]} is not the expected head "
-                                        f"{wanted[1][:16]}…: the log was rewritten at or before it",
-                                        head_seq, head_hash)
-                seen_wanted = True
+        return _verify_rows(_rows(conn), wanted)
+
+
+def verify_file(path: Path, expect_head: str | None = None) -> VerifyResult:
+    """:func:`verify` for a replica's audit file (see :func:`append_file`).
+
+    Raises:
+        UsageError: the file cannot be read.
+    """
+    wanted = _parse_head(expect_head) if expect_head else None
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return _verify_rows(_file_rows(handle), wanted)
+    except OSError as exc:
+        raise UsageError(f"cannot read the audit file {path}: {exc.strerror or exc}") from None
+
+
+def _verify_rows(rows: Iterator[tuple | str], wanted: tuple[int, str] | None) -> VerifyResult:
+    """Walk the chain; a row that is a string is a line that holds no record (the reason)."""
+    count, head_seq, head_hash, seen_wanted = 0, None, GENESIS, False
+    for row in rows:
+        reason = row if isinstance(row, str) else _fault(row, count + 1, head_hash)
+        if reason:
+            bad = count + 1 if isinstance(row, str) or row[0] > count + 1 else row[0]
+            return VerifyResult(False, count, bad, reason, head_seq, head_hash if head_seq else None)
+        count, head_seq, head_hash = count + 1, row[0], row[-1]
+        if wanted and row[0] == wanted[0]:
+            if row[-1] != wanted[1]:
+                return VerifyResult(False, count, row[0], f"audit record {row[0]} is not the expected head "
+                                    f"{wanted[1][:16]}…: the log was rewritten at or before it",
+                                    head_seq, head_hash)
+            seen_wanted = True
     result = VerifyResult(True, count, None, None, head_seq, head_hash if head_seq else None)
     if wanted and not seen_wanted:
         return replace(result, ok=False, first_bad_seq=wanted[0],
@@ -383,3 +414,80 @@ def _parse_head(text: str) -> tuple[int, str]:
     if not seq.isdigit() or int(seq) < 1 or not re.fullmatch(r"[0-9a-f]{64}", hash_):
         raise UsageError(f"expected head {text!r} is not SEQ:HASH (a record number, ':' and 64 hex digits)")
     return int(seq), hash_
+
+
+def server_audit_file(project: Project, audit_file: Path | None) -> Path | None:
+    """Where a server on ``project`` appends its audit records: its catalog (None) when the project
+    is writable; ``audit_file`` when it is read-only (a replica), which must then be given and
+    writable, since a server that cannot keep its audit log must not serve.
+
+    Raises:
+        UsageError: a read-only project without ``audit_file``, an ``audit_file`` beside a writable
+            project's catalog (one log, not two), or a file that cannot be appended to.
+    """
+    if not project.read_only:
+        if audit_file is not None:
+            raise UsageError("--audit-file is for a read-only project (a replica): this project is writable, "
+                             "so its audit log stays in its catalog")
+        return None
+    if audit_file is None:
+        raise UsageError("the project is read-only here, so the server cannot write the audit log into its "
+                         "catalog: serve it as a read-only replica with --audit-file PATH, a writable file "
+                         "outside the project")
+    try:
+        with open(audit_file, "ab"):
+            pass
+    except OSError as exc:
+        raise UsageError(f"cannot append to the audit file {audit_file}: {exc.strerror or exc}") from None
+    return Path(audit_file)
+
+# --- a replica's audit file -----------------------------------------------------------------------
+
+def append_file(path: Path, events: list[AuditRecord]) -> list[AuditRecord]:
+    """Chain ``events`` after the last record of the JSON Lines file ``path`` and append them
+    (fsynced), for a server whose project is read-only. An exclusive ``flock`` keeps two writers
+    of one file from forking its chain; a line torn by a crash stays, and verify reports it."""
+    if not events:
+        return []
+    with open(path, "a+b") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        last, torn = _last_in_file(handle)
+        records = _chain(events, last)
+        lines = b"".join(json.dumps(r.to_dict(), sort_keys=True, ensure_ascii=False).encode("utf-8") + b"\n"
+                         for r in records)
+        handle.write((b"\n" if torn else b"") + lines)
+        handle.flush()
+        os.fsync(handle.fileno())
+    return records
+
+
+def _last_in_file(handle: Any) -> tuple[tuple[int, str] | None, bool]:
+    """``(seq, hash)`` of the file's last whole record (None: no record yet), and whether the file
+    ends in a partial line."""
+    size = handle.seek(0, os.SEEK_END)
+    handle.seek(max(0, size - 65536))
+    tail = handle.read()
+    torn = bool(tail) and not tail.endswith(b"\n")
+    for line in reversed(tail.splitlines()):
+        try:
+            fields = json.loads(line)
+            return (int(fields["seq"]), str(fields["hash"])), torn
+        except (ValueError, KeyError, TypeError):
+            continue
+    return None, torn
+
+
+def _file_rows(handle: Any) -> Iterator[tuple | str]:
+    """The file's records as the catalog's row tuples (see ``_COLUMNS``); a line that is not a
+    record comes as the reason, a string."""
+    for number, line in enumerate(handle, 1):
+        if not line.strip():
+            continue
+        try:
+            f = json.loads(line)
+            ts_us = (datetime.fromisoformat(f["ts"].replace("Z", "+00:00")) - _EPOCH) // timedelta(microseconds=1)
+            details = None if f["details"] is None else json.dumps(f["details"], sort_keys=True, ensure_ascii=False)
+            yield (f["seq"], ts_us, f["actor"], f["key_prefix"], f["client"], f["action"], f["target"], f["status"],
+                   f["latency_ms"], details, f["prev_hash"], f["hash"])
+        except (ValueError, KeyError, TypeError, AttributeError):
+            yield f"line {number} holds no audit record (torn by a crash, or edited)"

@@ -206,7 +206,8 @@ def verify_key(project: Project, secret: str) -> dict[str, Any]:
         if expires is not None and expires <= now:
             raise AuthError("API key expired")
         cap = _owner_permissions(conn, record["owner"])
-        if used is None or (now - used).total_seconds() >= _TOUCH_SECONDS:
+        stale = used is None or (now - used).total_seconds() >= _TOUCH_SECONDS
+        if stale and not project.read_only:   # a replica cannot note the last use
             _touch(conn, record["id"], now)
     return {**record, "permissions": sorted(set(record["permissions"]) & cap)}
 

@@ -129,7 +129,10 @@ def authenticate(project: Project, name: str, password: str, client: str | None 
     Raises:
         AuthError: ``invalid user name or password``, whatever the reason.
         RateLimited: the user or the client address is locked out for now (``retry_after``).
+        ReadOnlyProjectError: the project is read-only here, so failures could not be counted
+            towards a lockout: no password is checked at all.
     """
+    project.require_writable("password sign-in (it counts failures towards a lockout)")
     now = common.utcnow()
     _refuse_locked_client(project, client, now)
     with project.catalog() as conn:

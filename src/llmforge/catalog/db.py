@@ -4,6 +4,11 @@ DuckDB lets one process open a database file read-write and refuses every other 
 read-only one (``IOException: Could not set lock on file``). So nothing in llmforge holds the
 catalog across a long job: open, transact, close; and an open that finds the file locked retries
 with a bounded backoff before it reports who holds it.
+
+A project on a read-only mount (a published snapshot, a replica's volume) is opened
+``read_only``: DuckDB then takes no write lock and writes nothing, a catalog that still needs a
+migration is refused (it cannot be migrated there), and any write in the block becomes one
+:class:`~llmforge.errors.ReadOnlyProjectError`.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from typing import Any
 import duckdb
 
 from llmforge.catalog.migrations import MIGRATIONS, Migration
-from llmforge.errors import CatalogError, CatalogLockedError, NotFoundError, UsageError
+from llmforge.errors import CatalogError, CatalogLockedError, NotFoundError, ReadOnlyProjectError, UsageError
 
 _migrated: set[Path] = set()
 
@@ -28,12 +33,12 @@ def _is_lock_conflict(exc: duckdb.Error) -> bool:
     return "could not set lock" in message or "conflicting lock" in message
 
 
-def _open(path: Path, timeout: float) -> duckdb.DuckDBPyConnection:
+def _open(path: Path, timeout: float, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     deadline = time.monotonic() + timeout
     delay = 0.02
     while True:
         try:
-            return duckdb.connect(str(path))
+            return duckdb.connect(str(path), read_only=read_only)
         except duckdb.IOException as exc:
             if not _is_lock_conflict(exc):
                 raise CatalogError(f"cannot open catalog {path}: {exc}") from None
@@ -51,20 +56,55 @@ def _open(path: Path, timeout: float) -> duckdb.DuckDBPyConnection:
 
 
 @contextmanager
-def connect(path: Path, lock_timeout: float = 30.0) -> Iterator[duckdb.DuckDBPyConnection]:
+def connect(path: Path, lock_timeout: float = 30.0,
+            read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
     """A migrated read-write connection, closed when the block ends.
 
     Statements autocommit; wrap multi-statement writes in :func:`transaction`.
+
+    Args:
+        read_only: open for reading only (the project is on a read-only mount).
+
+    Raises:
+        CatalogError: it cannot be opened, or (``read_only``) it needs a migration first.
+        ReadOnlyProjectError: (``read_only``) the block tried to write.
     """
-    conn = _open(path, lock_timeout)
+    conn = _open(path, lock_timeout, read_only)
     try:
         resolved = path.resolve()
         if resolved not in _migrated:
-            migrate(conn)
+            if read_only:
+                _check_migrated(conn, path)
+            else:
+                migrate(conn)
             _migrated.add(resolved)
         yield conn
+    except duckdb.InvalidInputException as exc:
+        if read_only and "read-only mode" in str(exc):
+            raise ReadOnlyProjectError("the project is read-only here (a read-only mount or snapshot): this "
+                                       "writes to it; run it where the project is writable") from None
+        raise
     finally:
         conn.close()
+
+
+def _check_migrated(conn: duckdb.DuckDBPyConnection, path: Path) -> None:
+    """Refuse a catalog that a read-only open cannot migrate, or one from a newer llmforge."""
+    done = set(applied_migrations(conn))
+    _refuse_newer(done, MIGRATIONS)
+    pending = [m.name for m in MIGRATIONS if m.name not in done]
+    if pending:
+        raise CatalogError(f"the catalog of {path.parent} needs migrations ({', '.join(pending)}) and the project "
+                           "is read-only here: run any llmforge command where it is writable, then publish it again")
+
+
+def _refuse_newer(done: set[str], migrations: tuple[Migration, ...]) -> None:
+    unknown = done - {m.name for m in migrations}
+    if unknown:
+        raise CatalogError(
+            f"the catalog was written by a newer llmforge (migrations {', '.join(sorted(unknown))}); "
+            "upgrade llmforge"
+        )
 
 
 @contextmanager
@@ -80,10 +120,12 @@ def transaction(conn: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConn
 
 
 def applied_migrations(conn: duckdb.DuckDBPyConnection) -> list[str]:
-    conn.execute(
-        "CREATE TABLE IF NOT EXISTS _migrations "
-        "(name VARCHAR PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT current_timestamp)"
-    )
+    """The names of the migrations applied (the table is created only where it is missing, so a
+    read-only connection can ask too)."""
+    if not conn.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'main' "
+                        "AND table_name = '_migrations'").fetchone()[0]:
+        conn.execute("CREATE TABLE _migrations "
+                     "(name VARCHAR PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT current_timestamp)")
     return [row[0] for row in conn.execute("SELECT name FROM _migrations ORDER BY name").fetchall()]
 
 
@@ -91,12 +133,7 @@ def migrate(conn: duckdb.DuckDBPyConnection,
             migrations: tuple[Migration, ...] = MIGRATIONS) -> list[str]:
     """Apply the migrations not yet recorded, each in its own transaction; return their names."""
     done = set(applied_migrations(conn))
-    unknown = done - {m.name for m in migrations}
-    if unknown:
-        raise CatalogError(
-            f"the catalog was written by a newer llmforge (migrations {', '.join(sorted(unknown))}); "
-            "upgrade llmforge"
-        )
+    _refuse_newer(done, migrations)
     applied = []
     for migration in migrations:
         if migration.name in done:

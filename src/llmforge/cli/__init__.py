@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import sys
@@ -55,10 +56,10 @@ def _global(
 def _register() -> None:
     from llmforge.cli import (agents, audit, config, doctor, documents, ingest, init, models, serve, status,
                               structure, tls, train)
-    from llmforge.cli import keys, users
+    from llmforge.cli import keys, snapshot, users
 
     for module in (init, ingest, documents, structure, train, models, serve, agents, status, config, doctor, tls,
-                   audit, users, keys):
+                   audit, users, keys, snapshot):
         module.register(app)
 
 
@@ -103,6 +104,10 @@ def main() -> None:
     except Exception as exc:  # noqa: BLE001 — the last line of defence before a traceback
         if OPTIONS.debug:
             raise
+        if isinstance(exc, OSError) and exc.errno == errno.EROFS:
+            # a write that no read-only check caught (ReadOnlyProjectError is the usual way)
+            _fail(f"cannot write {exc.filename}: read-only file system (a read-only mount or snapshot); "
+                  "run this where the project is writable", "ReadOnlyProjectError", 1, wants_json)
         logging.getLogger("llmforge").error("unexpected failure", exc_info=True,
                                              extra=_common.FILE_ONLY)
         _fail(f"unexpected {type(exc).__name__}: {exc} (run with --debug for the traceback)", "unexpected", 1,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -45,6 +46,9 @@ def list_(since: Annotated[datetime | None, typer.Option(help="Only records sinc
 def verify(expect_head: Annotated[str | None, typer.Option(
                "--expect-head", metavar="SEQ:HASH",
                help="A head printed by an earlier verify: fail unless it is still in the chain, unchanged.")] = None,
+           file: Annotated[Path | None, typer.Option(
+               "--file", help="Verify this audit file of a read-only replica (`serve --audit-file`) instead "
+               "of the project's log.", show_default=False)] = None,
            project: ProjectOption = None, as_json: JsonOption = False) -> None:
     """Recompute the hash chain; exit 1 naming the first record altered, missing or out of order.
 
@@ -52,8 +56,9 @@ def verify(expect_head: Annotated[str | None, typer.Option(
     rewritable by whoever can write the catalog, and --expect-head detects that.
     """
     from llmforge.auth.audit import verify as verify_chain
+    from llmforge.auth.audit import verify_file
 
-    result = verify_chain(open_project(project), expect_head)
+    result = verify_file(file, expect_head) if file else verify_chain(open_project(project), expect_head)
     if as_json:
         print_json(result.to_dict())
     elif result.ok:

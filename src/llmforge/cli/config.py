@@ -48,6 +48,7 @@ def set_(name: Annotated[str, typer.Argument(help="Setting name.")],
     from llmforge.auth.audit import record_local
 
     opened = open_project(project)
+    opened.require_writable("config set")
     stored = write_setting(opened.settings_path, name, value)
     record_local(opened, "config.set", name, {"value": stored})
     setting = get_setting(name)

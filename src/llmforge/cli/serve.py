@@ -28,6 +28,10 @@ def serve(
                                                  show_default=False)] = None,
     insecure_http: Annotated[bool, typer.Option("--insecure-http", help="Allow plain HTTP on a non-loopback "
                                                 "address (authentication is still required).")] = False,
+    audit_file: Annotated[Path | None, typer.Option("--audit-file", help="Serve a read-only project (a replica "
+                                                    "of a snapshot): append the audit log to this writable file "
+                                                    "(required there; refused for a writable project).",
+                                                    show_default=False)] = None,
     project: ProjectOption = None,
 ) -> None:
     """Serve the HTTP API (search, embeddings, documents, jobs, usage, metrics; docs at /docs)."""
@@ -35,6 +39,7 @@ def serve(
 
     opened = open_project(project)
     run_server(opened, host, port, tls=tls, tls_cert=tls_cert, tls_key=tls_key, insecure_http=insecure_http,
+               audit_file=audit_file,
                warn=lambda message: stderr.print(f"warning: {message}", style="yellow", highlight=False,
                                                  markup=False),
                announce=lambda url: note(f"serving {opened.root} on {url}  (API docs: {url}/docs)"))

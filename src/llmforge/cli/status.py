@@ -14,7 +14,8 @@ def status(project: ProjectOption = None, as_json: JsonOption = False) -> None:
     result = project_status(open_project(project))
 
     def render() -> None:
-        stdout.print(f"project   {result['project']}" + ("  (encrypted)" if result["encrypted"] else ""),
+        flags = [flag for flag in ("encrypted", "read_only") if result[flag]]
+        stdout.print(f"project   {result['project']}" + "".join(f"  ({flag.replace('_', '-')})" for flag in flags),
                      highlight=False)
         documents = result["documents"]
         stdout.print(f"{'documents':<15} {documents['current']}  ({documents['structured']} searchable, "

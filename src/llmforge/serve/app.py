@@ -15,6 +15,8 @@ permission through :func:`llmforge.serve.auth.require`:
 carries the security headers of :mod:`llmforge.serve.headers`. Errors are JSON of one shape
 (:mod:`llmforge.serve.errors`). Until authentication is configured, a request from a non-loopback
 client gets 403 unless the app was built with ``allow_remote`` (:mod:`llmforge.serve.loopback`).
+On a read-only project (a replica serving a snapshot) the app answers reads, refuses writes with
+503, and appends its audit records to the file it was given (``audit_file``).
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from llmforge._version import __version__
-from llmforge.auth.audit import AuditRecorder
+from llmforge.auth.audit import AuditRecorder, server_audit_file
 from llmforge.auth.ratelimit import RateLimiter
 from llmforge.project import Project
 from llmforge.serve.auth import AuthenticateFirst, caller_of, client_address
@@ -50,15 +52,20 @@ ROUTERS = (service.router, session.router, knowledge.router, documents.router, o
            models.router, training.router, jobs.router, admin.router)
 
 
-def create_app(project: Project, *, allow_remote: bool = False) -> FastAPI:
+def create_app(project: Project, *, allow_remote: bool = False, audit_file: Path | None = None) -> FastAPI:
     """The app for one project; background workers start and stop with the app's lifespan.
 
     Args:
         allow_remote: answer clients that are not on this machine too (no authentication yet).
+        audit_file: for a read-only project (a replica), required: the file its audit records are
+            appended to. Such an app answers reads; writes get 503, and it keeps no usage rows.
+
+    Raises:
+        UsageError: a read-only project without ``audit_file``, or ``audit_file`` with a writable one.
     """
     metrics = Metrics()
     usage = UsageRecorder(project)
-    audit = AuditRecorder(project)
+    audit = AuditRecorder(project, server_audit_file(project, audit_file))
     jobs_runner = JobRunner(project)
 
     @asynccontextmanager

@@ -1,10 +1,11 @@
 """The HTTP face of the error tree: one JSON shape, ``{"error": {"type": ..., "message": ...}}``,
 and the status code that fits each :class:`~llmforge.errors.LlmforgeError` class (400 bad input,
 401 no or bad credentials, 403 not permitted, 404 not found, 409 training conflict, 413 too large,
-422 invalid body, 429 over a rate limit, 503 busy)."""
+422 invalid body, 429 over a rate limit, 503 busy, or a write to a read-only replica)."""
 
 from __future__ import annotations
 
+import errno
 import logging
 import math
 from typing import Any
@@ -15,13 +16,14 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from llmforge.errors import (AuthError, BusyError, CatalogLockedError, IngestError, LlmforgeError, LockError,
-                             ModelUnavailableError, NotFoundError, PermissionDenied, RateLimited, TrainError,
-                             UsageError)
+                             ModelUnavailableError, NotFoundError, PermissionDenied, RateLimited, ReadOnlyProjectError,
+                             TrainError, UsageError)
 
 log = logging.getLogger(__name__)
+READ_ONLY_MESSAGE = "the project is read-only here (a read-only replica): send writes to the writable server"
 STATUS = {UsageError: 400, AuthError: 401, PermissionDenied: 403, NotFoundError: 404, IngestError: 422,
           TrainError: 409, RateLimited: 429, LockError: 503, CatalogLockedError: 503, BusyError: 503,
-          ModelUnavailableError: 503}
+          ModelUnavailableError: 503, ReadOnlyProjectError: 503}
 
 
 def status_of(exc: LlmforgeError) -> int:
@@ -65,6 +67,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        if isinstance(exc, OSError) and exc.errno == errno.EROFS:   # a write no read-only check caught
+            log.warning("%s %s wrote to a read-only project: %s", request.method, request.url.path, exc)
+            return JSONResponse(error_body(ReadOnlyProjectError.__name__, READ_ONLY_MESSAGE), status_code=503)
         # The text of an unexpected error can hold paths and internals: it goes to the log only.
         log.error("internal error on %s %s", request.method, request.url.path, exc_info=exc)
         return JSONResponse(error_body("internal_error", f"internal error ({type(exc).__name__}); "

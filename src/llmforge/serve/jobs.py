@@ -102,6 +102,7 @@ class JobRunner:
     def submit_upload(self, files: list[tuple[str, bytes]]) -> tuple[str, list[str]]:
         """Store uploaded files and queue their ingestion; returns the job id and the stored names."""
         self._refuse_while_draining()
+        self.project.require_writable("an upload")
         job_id = uuid.uuid4().hex[:12]
         folder = self.project.root / "uploads" / job_id
         folder.mkdir(parents=True)
@@ -120,6 +121,7 @@ class JobRunner:
     def submit(self, kind: str, params: dict[str, Any]) -> dict[str, Any]:
         """Queue a job of ``kind`` (one of :data:`TASKS`) with ``params``; returns its record."""
         self._refuse_while_draining()
+        self.project.require_writable(f"a {kind} job")
         if kind not in TASKS:
             raise ValueError(f"the server runs no {kind!r} jobs")
         job = store.create_job(self.project, kind, uuid.uuid4().hex[:12], params, pid=os.getpid())
@@ -129,6 +131,7 @@ class JobRunner:
     def resume(self, job_id: str) -> dict[str, Any]:
         """Queue an interrupted (or failed) upload job again; its files are still in uploads/."""
         self._refuse_while_draining()
+        self.project.require_writable("resuming an upload")
         job = store.get_job(self.project, job_id, store.INGEST.name)
         if job["state"] not in ("interrupted", "failed"):
             raise UsageError(f"job {job_id} is {job['state']}; only interrupted or failed jobs can be resumed")
@@ -193,6 +196,8 @@ class JobRunner:
 
 def interrupt_stale_jobs(project: Project) -> int:
     """Jobs left queued or running by a server that died: mark them interrupted (at start-up), so
-    the catalog says so too, not only the store's readers."""
+    the catalog says so too, not only the store's readers. A read-only project runs no jobs."""
+    if project.read_only:
+        return 0
     return sum(store.interrupt_active(project, kind, "the server stopped while this job was pending")
                for kind in store.SERVER_KINDS)

@@ -92,7 +92,7 @@ def tls_material(project: Project, tls: bool = False, tls_cert: Path | None = No
 
 def build_server(project: Project, host: str | None = None, port: int | None = None, *, tls: bool = False,
                  tls_cert: Path | None = None, tls_key: Path | None = None,
-                 insecure_http: bool = False) -> DrainingServer:
+                 insecure_http: bool = False, audit_file: Path | None = None) -> DrainingServer:
     """The server :func:`serve` runs, not started yet (host and port default to the settings
     ``serve.host`` and ``serve.port``).
 
@@ -100,33 +100,38 @@ def build_server(project: Project, host: str | None = None, port: int | None = N
         tls: serve HTTPS with the project's certificate (``llmforge tls init``).
         tls_cert, tls_key: serve HTTPS with these PEM files instead (both or neither).
         insecure_http: allow plain HTTP on a non-loopback address (with a warning).
+        audit_file: where a read-only project's server (a replica) appends its audit records.
 
     Raises:
-        UsageError: the bind policy refuses ``host`` (see :func:`llmforge.serve.loopback.check_bind`).
+        UsageError: the bind policy refuses ``host`` (see :func:`llmforge.serve.loopback.check_bind`), or
+            a read-only project without ``audit_file`` (see :func:`llmforge.serve.app.create_app`).
         ConfigError: the TLS files are missing or do not load.
     """
+    if project.read_only:   # a replica keeps the snapshot it started on, though a link moves to a newer one
+        project = Project(project.root.resolve())
     host = host or str(project.settings["serve.host"])
     port = port or int(project.settings["serve.port"])
     remote = not is_loopback_bind(host)
     files = tls_material(project, tls, tls_cert, tls_key)
     configured = remote and auth_configured(project)   # a loopback bind needs no look at the catalog
     warning = check_bind(host, auth_configured=configured, tls=files is not None, insecure_http=insecure_http)
-    return DrainingServer(create_app(project, allow_remote=remote), host, port, files,
+    return DrainingServer(create_app(project, allow_remote=remote, audit_file=audit_file), host, port, files,
                           (warning,) if warning else ())
 
 
 def serve(project: Project, host: str | None = None, port: int | None = None, *, tls: bool = False,
           tls_cert: Path | None = None, tls_key: Path | None = None, insecure_http: bool = False,
-          announce: Callable[[str], None] | None = None, warn: Callable[[str], None] | None = None) -> None:
+          audit_file: Path | None = None, announce: Callable[[str], None] | None = None,
+          warn: Callable[[str], None] | None = None) -> None:
     """Serve ``project`` until SIGINT or SIGTERM; ``warn`` gets each warning (default: the log),
     then ``announce`` the base URL, before it starts. Arguments as for :func:`build_server`.
 
     Raises:
-        UsageError: the bind policy refuses ``host``.
+        UsageError: the bind policy refuses ``host``, or a read-only project has no ``audit_file``.
         ConfigError: the TLS files are missing or do not load.
     """
     server = build_server(project, host, port, tls=tls, tls_cert=tls_cert, tls_key=tls_key,
-                          insecure_http=insecure_http)
+                          insecure_http=insecure_http, audit_file=audit_file)
     for warning in server.warnings:
         (warn or log.warning)(warning)
     if announce is not None:

@@ -4,7 +4,9 @@ DuckDB admits one writing process at a time, and CLI commands must keep working 
 runs, so requests never write to the catalog themselves: they append to an in-memory buffer that
 a background thread flushes every ``FLUSH_SECONDS`` (or ``FLUSH_RECORDS`` records) in one short
 transaction. If the catalog is busy the batch waits for the next flush; the buffer is bounded
-and drops its oldest records (with a warning) rather than grow without limit.
+and drops its oldest records (with a warning) rather than grow without limit. A server on a
+read-only project (a replica) records no usage rows; its ``/metrics`` still count requests and
+tokens, and its audit file every request.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ class UsageRecorder:
 
     def __init__(self, project: Project) -> None:
         self.project = project
+        self.enabled = not project.read_only   # a replica keeps no usage rows: its metrics count requests
         self._buffer: deque[UsageRecord] = deque()
         self._lock = threading.Lock()
         self._wake = threading.Event()
@@ -61,6 +64,8 @@ class UsageRecorder:
     def record(self, caller: str, method: str, route: str, status: int, latency_ms: float,
                model: str | None = None, prompt_tokens: int = 0, completion_tokens: int = 0,
                key_prefix: str | None = None) -> None:
+        if not self.enabled:
+            return
         record = UsageRecord(datetime.now(timezone.utc), caller, method, route, model, prompt_tokens,
                              completion_tokens, latency_ms, status, key_prefix)
         with self._lock:

@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 
 from llmforge.auth import tokens, users
 from llmforge.auth.audit import record
+from llmforge.errors import ReadOnlyProjectError
 from llmforge.serve.auth import Caller, authenticated
 from llmforge.serve.state import ServedProject
 
@@ -38,6 +39,8 @@ def _client(request: Request) -> str | None:
 def login(body: Login, request: Request, project: ServedProject) -> dict[str, Any]:
     try:
         user = users.authenticate(project, body.username, body.password, _client(request))
+    except ReadOnlyProjectError:
+        raise   # a replica checks no password at all; the request is in its audit file all the same
     except Exception:
         record(project, action="auth.login.failed", actor=body.username, client=_client(request))
         raise
