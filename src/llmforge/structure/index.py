@@ -4,11 +4,28 @@ Each operation opens the table afresh, with ``read_consistency_interval=0``: a l
 does not see rows another process added (measured), and ``serve`` must see what ``structure``
 writes. A ``kill -9`` during an add leaves hidden ``data/.tmp*`` files that LanceDB's own clean-up
 does not remove; :meth:`ChunkIndex.clean_interrupted_writes` does (under the writer lock).
+
+``import lancedb`` took 1.1–1.7 s of a 4 s ``llmforge search``, 0.4–0.9 s of it in the
+``__init__`` of ``lance_namespace_urllib3_client``, a generated REST client that imports its
+every API class (pydantic ``validate_call`` schemas) and model. lancedb imports it through
+``lance_namespace`` for its namespace support, which a table in a local folder never uses; what
+lancedb and ``lance_namespace`` import from it are its ``models`` submodules.
+:func:`import_lancedb` therefore registers that one package with its ``__init__`` deferred
+(:func:`_defer_package_init`): its submodules load from their own files as usual, and the first
+read of anything its ``__init__`` defines runs that ``__init__``, so nothing is ever missing.
+On Python 3.11 lancedb marks its methods with the ``overrides`` package's ``@override``, which
+disassembles the class body being defined to check each of 105 methods (0.1–0.2 s); on 3.12 it
+uses ``typing.override``, which only sets ``__override__``. During the import the former is
+swapped for the latter (``typing_extensions.override``, the same function), then put back.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -19,6 +36,7 @@ import pyarrow as pa
 from llmforge.errors import UsageError
 
 TABLE = "chunks"
+NAMESPACE_CLIENT = "lance_namespace_urllib3_client"
 FTS_COLUMNS = {"en": "text_en", "ar": "text_ar"}
 
 
@@ -37,6 +55,51 @@ def schema(dim: int) -> pa.Schema:
     ])
 
 
+def import_lancedb() -> Any:
+    """The ``lancedb`` module, imported without the ``__init__`` of its REST namespace client
+    (see the module docstring)."""
+    if "lancedb" not in sys.modules:
+        _defer_package_init(NAMESPACE_CLIENT)
+        with _marker_only_overrides():
+            importlib.import_module("lancedb")
+    return sys.modules["lancedb"]
+
+
+@contextmanager
+def _marker_only_overrides() -> Iterator[None]:
+    """``overrides.override`` is ``typing_extensions.override`` inside the block (see the module docstring)."""
+    try:
+        import overrides
+        from typing_extensions import override
+    except ImportError:   # not installed: lancedb does not use it here
+        yield
+        return
+    checking = overrides.override
+    overrides.override = override
+    try:
+        yield
+    finally:
+        overrides.override = checking
+
+
+def _defer_package_init(name: str) -> None:
+    """Register package ``name`` with its ``__init__`` not yet run: ``name.sub`` imports load as
+    usual (the package's ``__path__`` is set); reading any other attribute of the package runs
+    its ``__init__`` first, once. Nothing happens if ``name`` is imported already or not installed."""
+    spec = importlib.util.find_spec(name) if name not in sys.modules else None
+    if spec is None or spec.loader is None or spec.submodule_search_locations is None:
+        return
+    package = importlib.util.module_from_spec(spec)
+
+    def run_init(attribute: str) -> Any:
+        del package.__dict__["__getattr__"]
+        spec.loader.exec_module(package)
+        return getattr(package, attribute)
+
+    package.__getattr__ = run_init  # type: ignore[attr-defined]
+    sys.modules[name] = package
+
+
 class ChunkIndex:
     """The chunk table of one project (``<project>/lancedb``)."""
 
@@ -44,9 +107,7 @@ class ChunkIndex:
         self.root = root
 
     def _db(self) -> Any:
-        import lancedb
-
-        return lancedb.connect(str(self.root), read_consistency_interval=timedelta(0))
+        return import_lancedb().connect(str(self.root), read_consistency_interval=timedelta(0))
 
     def _exists(self, db: Any) -> bool:
         return TABLE in db.list_tables().tables
@@ -96,6 +157,7 @@ class ChunkIndex:
     def refresh_indexes(self, vector_index_min_rows: int) -> dict[str, Any]:
         """Create the full-text indexes (and, for a large table, the vector index) where missing;
         fold rows added since into them. Rows not yet indexed are still searched (flat)."""
+        import_lancedb()
         from lancedb.index import FTS, IvfPq
 
         table = self.table()
