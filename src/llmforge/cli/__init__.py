@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import errno
 import atexit
+import errno
 import gc
 import logging
 import os
