@@ -190,12 +190,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("train.backend", str, "auto", "Training backend: auto (unsloth on a CUDA GPU where installed, "
             "else peft), unsloth or peft.", choices=("auto", "unsloth", "peft")),
     Setting("train.epochs", float, 1.0, "Passes over the training split (ignored when train.max_steps > 0)."),
-    Setting("train.max_steps", int, 0, "Optimizer steps to run (0: as many as train.epochs takes)."),
+    Setting("train.max_steps", int, 0, "Optimizer steps to run (0: as many as train.epochs takes; "
+            "--max-steps must be at least 1)."),
     Setting("train.seq_len", int, 256, "Tokens per training sequence (longer examples are cut)."),
     Setting("train.batch_size", int, 1, "Sequences per micro-batch."),
     Setting("train.grad_accum", int, 4, "Micro-batches accumulated per optimizer step."),
     Setting("train.lr", float, 2e-4, "Peak learning rate (linear warm-up, then linear decay)."),
-    Setting("train.warmup_steps", int, 5, "Warm-up steps of the learning rate."),
+    Setting("train.warmup_steps", int, 5, "Warm-up steps of the learning rate (at most a quarter of the run; "
+            "the first step already trains)."),
     Setting("train.lora_r", int, 16, "LoRA rank."),
     Setting("train.lora_alpha", int, 32, "LoRA alpha (scale = alpha / r)."),
     Setting("train.lora_dropout", float, 0.05, "Dropout on the LoRA path.", high=1.0),
@@ -203,6 +205,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("train.eval_fraction", float, 0.1,
             "Share of documents held out for evaluation when a dataset is built.", high=1.0),
     Setting("train.seed", int, 0, "Random seed of splits, LoRA initialisation and data order."),
+    Setting("train.eval_sample", int, 16,
+            "Held-out sequences, spread over the eval split, on which a run and `train eval` measure the base, "
+            "the parent and the fine-tuned model alike (0: all of them; --full-eval)."),
     Setting("train.llama_cpp_source", str, "",
             "llama-cpp-python source archive (or unpacked llama.cpp folder) holding the GGUF converters "
             "('' : look in the wheel cache that scripts/setup.sh fills)."),

@@ -216,6 +216,27 @@ def test_an_adapter_export_needs_a_gguf_base(project: Project, tiny: SimpleNames
         export_version(project, version.ref, kind="adapter")
 
 
+def test_a_two_step_adapter_is_checked_on_its_training_text_and_changes_it(tiny: SimpleNamespace, tmp_path: Path,
+                                                                           converter_env: Path) -> None:
+    """What the demo's export check shows: the trained adapter changes what the model says there."""
+    from llmforge.testing.tiny import SAMPLE_TEXT
+    from llmforge.train import jobs
+    from llmforge.train.data import build_dataset
+    from tests.assets import structured_project
+
+    half = len(SAMPLE_TEXT) // 2
+    project = structured_project(tmp_path, {"a.txt": SAMPLE_TEXT * 6, "b.txt": (SAMPLE_TEXT[half:] + SAMPLE_TEXT[:half]) * 6})
+    build_dataset(project, eval_fraction=0.5)
+    # a random tiny model needs a bolder rate than the 0.5B demo's 2e-3 to move its top tokens in two steps
+    job = jobs.submit(project, name="ops", base=str(tiny.gguf), max_steps=2, seq_len=128, grad_accum=1, lr=1e-2)
+    assert jobs.run(project, job["id"])["state"] == "succeeded"
+    verified = export_version(project, "ops@v1", kind="adapter")["verified"]
+    assert verified["prompt"] == "training text" and verified["ok"], verified
+    assert verified["adapter_changes_output"], verified
+    registry.update_manifest(project, "ops@v1", {"dataset": {"name": "gone"}})   # no training text: the fixed prompt
+    assert export_version(project, "ops@v1", kind="adapter")["verified"]["prompt"] == "fixed"
+
+
 # --- a real model (slow) -----------------------------------------------------------------------
 
 @pytest.mark.slow

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import time
 from pathlib import Path
@@ -71,6 +72,7 @@ def test_a_run_registers_a_version_with_its_lineage(kb: Project, cli) -> None:
     assert "adapter/adapter_model.safetensors" in manifest["files"] and registry.verify_files(version) == []
     log = jobs.log_path(kb, job["id"]).read_text()
     assert "step 6/6 loss" in log and "checkpoint at step 3" in log and "registered ops@v1" in log
+    assert not (jobs.run_dir(kb, job["id"]) / "checkpoints").exists()   # a succeeded job is never resumed
 
     listed = json.loads(cli("train", "list", "-p", kb.root, "--json").stdout)
     assert [j["id"] for j in listed] == [job["id"]]
@@ -240,3 +242,61 @@ def test_a_run_registered_before_a_crash_is_not_registered_twice(kb: Project) ->
     jobs.prepare_resume(kb, job["id"])
     assert jobs.run(kb, job["id"])["result"]["version"] == "ops@v1"
     assert [v.ref for v in registry.list_versions(kb)] == ["ops@v1"]
+
+
+def test_max_steps_zero_is_refused_in_one_line_and_help_says_what_absent_means(kb: Project, cli) -> None:
+    refused = cli("train", "run", "-p", kb.root, "--max-steps", "0")
+    assert refused.exit_code == 2 and "Traceback" not in refused.stderr
+    assert refused.stderr.strip().splitlines() == [
+        "error: --max-steps must be at least 1, got 0 (leave it out to train for --epochs, default setting "
+        "train.epochs)"]
+    assert list_jobs(kb) == []
+    shown = " ".join(re.sub(r"[│╭╮╰╯─]", " ", cli("train", "run", "--help").stdout).split())
+    assert "at least 1" in shown and "Left out: as many as --epochs passes" in shown and "--full-eval" in shown
+
+
+def test_every_phase_is_logged_with_its_duration_and_the_plan_comes_first(kb: Project, cli) -> None:
+    result = cli("train", "run", "-p", kb.root, "--name", "ops", "--epochs", "1")
+    assert result.exit_code == 0, result.stderr
+    job = list_jobs(kb)[0]
+    log = [line.split(" ", 2)[2] for line in jobs.log_path(kb, job["id"]).read_text().splitlines()]
+    done = [line for line in log if ": done in " in line]
+    for phase in ("preparing base model", "reading dataset default", "checking the training tokenizer",
+                  "loading ", "tokenising ", "training ", "evaluating the base and the fine-tuned model on",
+                  "saving the adapter", "registering a new version of ops"):
+        assert any(line.startswith(phase) for line in done), f"no timed phase {phase!r} in {done}"
+    steps = job["total_steps"]
+    plan = next(line for line in log if line.startswith(f"training {steps} steps (") and "done in" not in line)
+    assert plan.startswith(f"training {steps} steps (1 epoch over ")   # shown before the first step
+    assert log.index(plan) < next(i for i, line in enumerate(log) if line.startswith("step 1/"))
+    assert any(line.startswith("ETA ") and f"for the {steps - 1} steps left" in line for line in log)
+    # the terminal (here stderr, not a terminal) says the same
+    assert "training " in result.stderr and "done in" in result.stderr and "ETA" in result.stderr
+    manifest = registry.get_version(kb, "ops@v1").manifest
+    assert manifest["hyperparameters"]["eval_sample"] == 16
+    assert manifest["metrics"]["eval_sequences"] == min(16, manifest["metrics"]["eval_sequences_total"])
+
+
+def test_a_child_run_measures_its_parent_on_the_same_held_out_sample(kb: Project) -> None:
+    write_setting(kb.root / "llmforge.toml", "train.eval_sample", "2")
+    kb.reload_settings()
+    first = jobs.run(kb, jobs.submit(kb, name="ops", max_steps=3)["id"])
+    assert first["state"] == "succeeded"
+    child = jobs.run(kb, jobs.submit(kb, name="ops", max_steps=2, parent="ops@v1")["id"])
+    parent_metrics = registry.get_version(kb, "ops@v1").manifest["metrics"]
+    metrics = registry.get_version(kb, child["result"]["version"]).manifest["metrics"]
+    assert metrics["eval_sequences"] == parent_metrics["eval_sequences"] == 2
+    # the parent's adapter, measured again on the child's sample, gives the parent's own figure
+    assert metrics["parent_eval_perplexity"] == pytest.approx(parent_metrics["eval_perplexity"], rel=1e-4)
+    assert metrics["base_eval_perplexity"] == pytest.approx(parent_metrics["base_eval_perplexity"], rel=1e-4)
+
+
+def test_full_eval_measures_the_whole_held_out_split(kb: Project, cli) -> None:
+    write_setting(kb.root / "llmforge.toml", "train.eval_sample", "1")
+    result = cli("train", "run", "-p", kb.root, "--name", "ops", "--max-steps", "1", "--full-eval", "--json")
+    assert result.exit_code == 0, result.stderr
+    metrics = registry.get_version(kb, "ops@v1").manifest["metrics"]
+    assert metrics["eval_sequences"] == metrics["eval_sequences_total"] > 1
+    sampled = cli("train", "run", "-p", kb.root, "--name", "ops", "--max-steps", "1", "--json")
+    assert sampled.exit_code == 0, sampled.stderr
+    assert registry.get_version(kb, "ops@v2").manifest["metrics"]["eval_sequences"] == 1

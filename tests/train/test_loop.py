@@ -146,3 +146,86 @@ def test_recipe_values_are_checked() -> None:
         Recipe(lora_r=0).checked()
     with pytest.raises(UsageError, match="learning rate"):
         Recipe(lr=0).checked()
+
+
+# --- every step trains; the first step waits for no evaluation; a bounded evaluation ----------------
+
+def test_no_step_trains_at_learning_rate_zero() -> None:
+    from llmforge.train.loop import schedule, warmup_steps
+
+    for steps in range(1, 40):
+        for warmup in (0, 1, 5, 100):
+            recipe = Recipe(warmup_steps=warmup)
+            factors = [schedule(recipe, steps)(step) for step in range(steps)]
+            assert min(factors) > 0, (steps, warmup, factors)
+            assert max(factors) == pytest.approx(1.0)   # the peak rate is reached
+            assert warmup_steps(recipe, steps) <= steps // 4
+    assert warmup_steps(Recipe(warmup_steps=5), 2) == 0 and warmup_steps(Recipe(warmup_steps=5), 100) == 5
+
+
+def _on_text(model, ids: list[int]) -> tuple[torch.Tensor, float]:  # noqa: ANN001
+    """Logits along ``ids`` and the mean next-token loss there."""
+    model.eval()
+    with torch.no_grad():
+        out = model(input_ids=torch.tensor([ids]), labels=torch.tensor([ids]))
+    return out.logits[0], float(out.loss)
+
+
+@pytest.mark.parametrize("recipe, changed_top_tokens", [
+    (Recipe(seq_len=64, max_steps=2), False),                           # lr, warm-up, accumulation: defaults
+    (Recipe(seq_len=128, max_steps=2, grad_accum=1, lr=2e-3), True),    # the demo's two steps
+])
+def test_a_two_step_run_changes_the_output_on_its_training_text(tiny: PreparedBase, tmp_path: Path,
+                                                                recipe: Recipe, changed_top_tokens: bool) -> None:
+    model, tokenizer = load(tiny, recipe)
+    steps = []
+    train_lora(model, tokenizer, "qwen2", [TEXT], [], recipe, tmp_path, on_step=steps.append)
+    assert [info.lr for info in steps] == [pytest.approx(recipe.lr), pytest.approx(recipe.lr / 2)]
+    ids = tokenizer(SAMPLE_TEXT)["input_ids"]
+    tuned, tuned_loss = _on_text(model, ids)
+    with model.disable_adapter():
+        base, base_loss = _on_text(model, ids)
+    assert float((tuned - base).abs().max()) > 0.02   # an untrained LoRA (B = 0) changes nothing at all
+    assert tuned_loss < base_loss                      # ... and the change goes towards the training text
+    if changed_top_tokens:   # what the export's adapter_changes_output reads: a different top token somewhere
+        assert bool((tuned.argmax(-1) != base.argmax(-1)).any())
+
+
+def test_the_first_step_starts_before_any_evaluation_and_both_sides_use_one_sample(
+        tiny: PreparedBase, tmp_path: Path) -> None:
+    from llmforge.train.loop import eval_sample, mean_loss
+    from llmforge.train.recipe import pad_token_id
+
+    recipe = Recipe(seq_len=16, max_steps=2, grad_accum=1, eval_sample=3)
+    model, tokenizer = load(tiny, recipe)
+    events: list[str] = []
+    held_out = [TEXT, {"kind": "text", "text": "Paris " + SAMPLE_TEXT * 2}]
+    outcome = train_lora(model, tokenizer, "qwen2", [TEXT], held_out, recipe, tmp_path,
+                         on_step=lambda info: events.append(f"step {info.step}"), on_phase=events.append)
+    assert events[0].startswith("tokenising") and events[1].startswith("training 2 steps (--max-steps 2")
+    assert events[2:4] == ["step 1", "step 2"] and events[4] == "tokenising 2 held-out rows"
+    assert events[5].startswith("evaluating the base and the fine-tuned model on 3 held-out sequences (a sample of")
+    everything = encode_rows(tokenizer, "qwen2", held_out, recipe.seq_len)
+    sample = eval_sample(everything, 3)
+    assert len(everything) > 3 and len(sample) == 3 and sample[0] is everything[0]
+    assert outcome.metrics["eval_sequences"] == 3 and outcome.metrics["eval_sequences_total"] == len(everything)
+    with model.disable_adapter():
+        base_loss = mean_loss(model, sample, recipe.batch_size, pad_token_id(tokenizer))
+    assert outcome.metrics["base_eval_loss"] == pytest.approx(base_loss, rel=1e-6)
+    assert outcome.metrics["eval_loss"] == pytest.approx(mean_loss(model, sample, 1, pad_token_id(tokenizer)),
+                                                         rel=1e-6)
+    assert eval_sample(everything, 0) == everything   # --full-eval
+
+
+def test_max_steps_must_be_at_least_one_when_given() -> None:
+    from llmforge.errors import UsageError
+    from llmforge.settings import load_settings
+
+    settings = load_settings(None, environ={})
+    with pytest.raises(UsageError, match=r"--max-steps must be at least 1, got 0 \(leave it out to train for --epochs"):
+        Recipe.from_settings(settings, max_steps=0)
+    assert Recipe.from_settings(settings).max_steps == 0   # the setting's 0: as many as the epochs take
+    assert Recipe.from_settings(settings, max_steps=3).max_steps == 3
+    assert Recipe.from_settings(settings).eval_sample == 16
+    with pytest.raises(UsageError, match="eval-sample"):
+        Recipe(eval_sample=-1).checked()

@@ -19,10 +19,15 @@ train_app = typer.Typer(help="Fine-tune a model on the project's documents (LoRA
 JobArg = Annotated[str | None, typer.Argument(help="Job id (default: the newest training job).", show_default=False)]
 
 
+cache_app = typer.Typer(help="The machine's cache of base models, shared by every project: list, prune.",
+                        no_args_is_help=True)
+
+
 def register(app: typer.Typer) -> None:
     from llmforge.cli import train_data
 
     train_data.register(train_app)
+    train_app.add_typer(cache_app, name="cache")
     app.add_typer(train_app, name="train")
 
 
@@ -52,26 +57,57 @@ def _show(job: dict[str, Any]) -> None:
         stdout.print(f"  result {escape(json.dumps(job['result'], ensure_ascii=False))}", highlight=False)
 
 
+class _PhaseLines:
+    """A run's phases on stderr: a line when each starts and its duration when it ends, the running
+    one in the progress bar with its own elapsed time (steps, loss, tokens/s and ETA while training)."""
+
+    def __init__(self, bar: Progress, task: Any, visible: bool) -> None:
+        self.bar, self.task, self.visible = bar, task, visible
+        self.current: tuple[str, float] | None = None
+        self.eta_told = False
+
+    def _say(self, text: str) -> None:
+        if self.visible:
+            self.bar.console.print(escape(text), highlight=False)
+        else:
+            note(escape(text))
+
+    def start(self, message: str) -> None:
+        self.end()
+        self.current = (message, time.monotonic())
+        self._say(f"{message} …")
+        self.bar.reset(self.task, description=message, total=None)
+
+    def end(self) -> None:
+        if self.current is not None:
+            self._say(f"  done in {time.monotonic() - self.current[1]:.1f} s")
+            self.current = None
+
+    def step(self, info: Any) -> None:
+        from llmforge.train.jobs import format_seconds
+
+        if not self.eta_told and info.step < info.total_steps:
+            self.eta_told = True
+            left = info.total_steps - info.step
+            self._say(f"  ETA {format_seconds(info.eta_s)} for the {left} step{'s' if left != 1 else ''} left "
+                      f"({info.elapsed_s / max(info.step, 1):.1f} s per step, measured on the first)")
+        self.bar.update(self.task, completed=info.step, total=info.total_steps,
+                        description=f"loss {info.loss:.3f} · {info.tokens_per_s:.0f} tok/s")
+
+
 def _run_here(project: Any, job_id: str, as_json: bool) -> None:
-    """Run a job in this process behind a progress bar with loss, tokens/s and ETA."""
+    """Run a job in this process: phase lines with their durations, a progress bar while it trains."""
     from llmforge.train.jobs import run
 
     visible = stderr.is_terminal and not OPTIONS.quiet and not as_json
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                TimeRemainingColumn())
     with Progress(*columns, console=stderr, disable=not visible) as bar:
-        task = bar.add_task("preparing", total=None)
-
-        def on_step(info: Any) -> None:
-            bar.update(task, completed=info.step, total=info.total_steps,
-                       description=f"loss {info.loss:.3f} · {info.tokens_per_s:.0f} tok/s")
-
-        def on_status(message: str) -> None:
-            bar.update(task, description=message)
-            if not visible:
-                note(message)
-
-        job = run(project, job_id, on_step=on_step, on_status=on_status)
+        phases = _PhaseLines(bar, bar.add_task("starting", total=None), visible)
+        try:
+            job = run(project, job_id, on_step=phases.step, on_status=phases.start)
+        finally:
+            phases.end()
     emit(job, as_json, lambda: _show(job))
     if job["state"] == "cancelled":
         note(f"stopped; continue with `llmforge train resume {job_id}`")
@@ -88,14 +124,20 @@ def run_command(
                                                 show_default=False)] = None,
     parent: Annotated[str | None, typer.Option(help="Continue from this model version's adapter (NAME@vN).",
                                                show_default=False)] = None,
-    epochs: Annotated[float | None, typer.Option(help="Passes over the data.", show_default=False)] = None,
-    max_steps: Annotated[int | None, typer.Option(help="Optimizer steps (overrides epochs).", show_default=False)] = None,
+    epochs: Annotated[float | None, typer.Option(help="Passes over the training split when --max-steps is left out "
+                                                 "(default: setting train.epochs).", show_default=False)] = None,
+    max_steps: Annotated[int | None, typer.Option(
+        help="Optimizer steps, at least 1 (overrides --epochs). Left out: as many as --epochs passes over the "
+             "training split take; the step count is shown before training starts.", show_default=False)] = None,
     lora_r: Annotated[int | None, typer.Option(help="LoRA rank.", show_default=False)] = None,
     lr: Annotated[float | None, typer.Option(help="Peak learning rate.", show_default=False)] = None,
     seq_len: Annotated[int | None, typer.Option(help="Tokens per sequence.", show_default=False)] = None,
     batch_size: Annotated[int | None, typer.Option(help="Sequences per micro-batch.", show_default=False)] = None,
     grad_accum: Annotated[int | None, typer.Option(help="Micro-batches per step.", show_default=False)] = None,
     checkpoint_steps: Annotated[int | None, typer.Option(help="Checkpoint every N steps.", show_default=False)] = None,
+    full_eval: Annotated[bool, typer.Option("--full-eval", help="Measure the base and the fine-tuned model on the "
+                                            "whole held-out split (default: a sample of train.eval_sample "
+                                            "sequences).")] = False,
     detach: Annotated[bool, typer.Option("--detach", help="Run in the background; follow with "
                                          "`llmforge train status|logs`.")] = False,
     project: ProjectOption = None, as_json: JsonOption = False,
@@ -106,7 +148,7 @@ def run_command(
     proj = open_project(project)
     job = submit(proj, name=name, base=base, dataset=dataset, backend=backend, parent=parent, epochs=epochs,
                  max_steps=max_steps, lora_r=lora_r, lr=lr, seq_len=seq_len, batch_size=batch_size,
-                 grad_accum=grad_accum, checkpoint_steps=checkpoint_steps)
+                 grad_accum=grad_accum, checkpoint_steps=checkpoint_steps, eval_sample=0 if full_eval else None)
     if detach:
         job = detach_job(proj, job["id"])
         emit(job, as_json, lambda: stdout.print(
@@ -222,6 +264,8 @@ def eval_command(
     against: Annotated[str | None, typer.Option(help="Another version to compare with (default: the base "
                                                 "model, and the parent version if any).", show_default=False)] = None,
     max_qa: Annotated[int, typer.Option(help="Most question-answer pairs to score.")] = 50,
+    full_eval: Annotated[bool, typer.Option("--full-eval", help="Perplexity on the whole held-out split (default: "
+                                            "the sample the version was trained with, train.eval_sample).")] = False,
     project: ProjectOption = None, as_json: JsonOption = False,
 ) -> None:
     """Held-out perplexity and QA accuracy (with and without retrieval); results go into the manifest."""
@@ -230,7 +274,61 @@ def eval_command(
 
     proj = open_project(project)
     with progress_bar("answering held-out questions", None) as advance:
-        report = evaluate_version(proj, version, against=against, max_qa=max_qa,
+        report = evaluate_version(proj, version, against=against, max_qa=max_qa, full_eval=full_eval,
                                   progress=lambda done, total: advance(1, f"answering held-out questions "
                                                                           f"({done}/{total})"))
     emit(report, as_json, lambda: render_report(report, stdout))
+
+
+def _size(count: int) -> str:
+    return f"{count / 1e9:.2f} GB" if count >= 1e8 else f"{count / 1e6:.1f} MB"
+
+
+def _cache_table(entries: list[Any], title: str) -> None:
+    table = Table("model", "holds", "size", "last used", "folder", title=title)
+    for entry in entries:
+        row = entry.to_dict()
+        table.add_row(escape(entry.model), " + ".join(entry.holds) or "-", _size(entry.bytes),
+                      str(row["last_used"]).replace("T", " "), escape(str(entry.path)))
+    stdout.print(table)
+
+
+@cache_app.command("list")
+def cache_list_command(as_json: JsonOption = False) -> None:
+    """Base models in the machine cache: assembled packaged GGUFs (gguf) and float weights for training (hf)."""
+    from llmforge.packaged import cache_entries, cache_root
+
+    entries = cache_entries()
+    total = sum(entry.bytes for entry in entries)
+
+    def render() -> None:
+        if not entries:
+            stdout.print(f"the cache {escape(str(cache_root()))} holds no base models")
+            return
+        _cache_table(entries, f"{escape(str(cache_root()))}: {_size(total)}")
+
+    emit({"cache": str(cache_root()), "bytes": total, "entries": [entry.to_dict() for entry in entries]},
+         as_json, render)
+
+
+@cache_app.command("prune")
+def cache_prune_command(
+    unused_days: Annotated[float, typer.Option(min=0.0, help="Remove base models not used for this many days "
+                                               "(0: all of them).")] = 30.0,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only say what would be removed.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Free disk space: remove cached base models unused for a while (rebuilt when next needed)."""
+    from llmforge.packaged import prune_cache
+
+    removed = prune_cache(unused_days, dry_run=dry_run)
+    freed = sum(entry.bytes for entry in removed)
+
+    def render() -> None:
+        verb = "would free" if dry_run else "freed"
+        if removed:
+            _cache_table(removed, f"{verb} {_size(freed)}")
+        else:
+            stdout.print(f"nothing unused for {unused_days:g} days")
+
+    emit({"dry_run": dry_run, "bytes": freed, "removed": [entry.to_dict() for entry in removed]}, as_json, render)

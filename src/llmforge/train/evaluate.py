@@ -3,9 +3,9 @@
 Every model in a report is measured on the same material:
 
 * the token sequences of the version's held-out split, cut as training cut them (``encode_rows``
-  with the version's ``seq_len``, at most ``loop.EVAL_MAX_SEQUENCES``, ``mean_loss`` with its
-  batch size), so while the dataset is unchanged the fine-tuned perplexity is the one training
-  recorded;
+  with the version's ``seq_len``, the same sample of ``eval_sample`` sequences spread over the
+  split, ``mean_loss`` with its batch size), so while the dataset is unchanged the fine-tuned
+  perplexity is the one training recorded; ``full_eval`` measures every sequence instead;
 * the same QA pairs (held-out rows with a gold ``answer``), each asked twice: as trained (the
   row's own turns, no context) and as served (RAG's prompt with the numbered passages that
   ``search`` finds for the question). Answers are greedy and short; each is scored by SQuAD's
@@ -122,6 +122,7 @@ class _Material:
     seq_len: int
     batch_size: int
     ids: Any = None     # the tokenizer whose ids training used (llama.cpp's, for a GGUF base)
+    eval_sample: int = 0   # held-out sequences measured (0: all)
 
 
 @dataclass
@@ -212,7 +213,12 @@ def _training_ids(project: Project, version: registry.ModelVersion, tokenizer: A
     """The tokenizer training took its ids from: llama.cpp's for a GGUF base still on disk."""
     from llmforge.train.base import ServingTokenizer
 
-    gguf = registry.recorded_path(project, (version.manifest.get("base") or {}).get("gguf"))
+    from llmforge.packaged import PACKAGED, assemble
+
+    base = version.manifest.get("base") or {}
+    gguf = registry.recorded_path(project, base.get("gguf"))
+    if not (gguf and gguf.is_file()) and base.get("spec") in PACKAGED:   # pruned from the cache since
+        gguf = assemble(str(base["spec"]))
     return ServingTokenizer(tokenizer, gguf) if gguf and gguf.is_file() else None
 
 
@@ -255,12 +261,14 @@ def _load(hf_dir: Path, adapter: Path) -> tuple[Any, Any]:
 
 def held_out_loss(model: Any, tokenizer: Any, architecture: str, material: _Material) -> dict[str, float]:
     """Loss and perplexity on the held-out split, as the training loop measures them."""
-    from llmforge.train.loop import EVAL_MAX_SEQUENCES, mean_loss, perplexity
+    from llmforge.train.loop import eval_sample, mean_loss, perplexity
     from llmforge.train.recipe import encode_rows, pad_token_id
 
-    sequences = encode_rows(tokenizer, architecture, material.rows, material.seq_len)[:EVAL_MAX_SEQUENCES]
+    encoded = encode_rows(tokenizer, architecture, material.rows, material.seq_len)
+    sequences = eval_sample(encoded, material.eval_sample)
     loss = mean_loss(model, sequences, material.batch_size, pad_token_id(tokenizer))
-    return {"eval_loss": loss, "eval_perplexity": perplexity(loss), "eval_sequences": len(sequences)}
+    return {"eval_loss": loss, "eval_perplexity": perplexity(loss), "eval_sequences": len(sequences),
+            "eval_sequences_total": len(encoded)}
 
 
 def _stop_ids(model: Any, tokenizer: Any) -> list[int]:
@@ -396,12 +404,14 @@ def _active(model: Any, adapter: str | None) -> Iterator[None]:
 
 
 def evaluate_version(project: Project, ref: str, *, against: str | None = None, max_qa: int = 50,
-                     progress: Progress | None = None) -> dict[str, Any]:
+                     progress: Progress | None = None, full_eval: bool = False) -> dict[str, Any]:
     """Measure a version against its base (and ``against``, else its parent) and record the metrics.
 
     Args:
         against: another version to measure on this version's held-out split and questions.
         max_qa: most QA pairs to ask (0: perplexity only).
+        full_eval: perplexity on every held-out sequence, not the sample of the version's
+            ``eval_sample`` sequences that training measured.
         progress: called with (answers done, answers to do) after each QA pair of each model.
 
     Returns:
@@ -430,8 +440,9 @@ def evaluate_version(project: Project, ref: str, *, against: str | None = None, 
     if max_qa and not pairs:
         notes.append(f"the held-out split of {info.name} has no QA pairs (rows with an answer): QA accuracy "
                      "not measured (build the dataset with synthetic QA pairs)")
+    sample = 0 if full_eval else int(hyper.get("eval_sample", project.settings["train.eval_sample"]))
     material = _Material(rows, pairs, int(hyper.get("seq_len", 256)), int(hyper.get("batch_size", 1)),
-                         _training_ids(project, version, tokenizer))
+                         _training_ids(project, version, tokenizer), sample)
     tick = _Ticker((3 if other is not None else 2) * len(pairs), progress)
     figures = {}
     with _active(model, None):
@@ -479,7 +490,7 @@ def _record(project: Project, version: registry.ModelVersion, figures: dict[str,
     metrics = {
         "eval_loss": mine["eval_loss"], "eval_perplexity": mine["eval_perplexity"],
         "base_eval_loss": base["eval_loss"], "base_eval_perplexity": base["eval_perplexity"],
-        "eval_sequences": mine["eval_sequences"],
+        "eval_sequences": mine["eval_sequences"], "eval_sequences_total": mine["eval_sequences_total"],
         "qa": {"fine_tuned": mine["qa"], "base": base["qa"], "pairs": pairs, "max_new_tokens": MAX_NEW_TOKENS,
                "retrieval_k": RETRIEVAL_K} if mine["qa"] else None,
         "evaluated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),

@@ -11,8 +11,9 @@ Two kinds:
 The converters are llama.cpp's own Python scripts, taken from the llama-cpp-python source archive
 that ``scripts/setup.sh`` keeps next to its wheel (the same llama.cpp the runtime was built from;
 PyPI's ``gguf`` lags behind it). Only the scripts, ``conversion/`` and ``gguf-py/`` are extracted,
-once, into ``$XDG_CACHE_HOME/llmforge/llama.cpp-<version>/``. They run as subprocesses through
-this module's ``__main__``, which adjusts three behaviours without editing the vendored files:
+once, into ``llama.cpp-<version>/`` in the machine cache (:func:`llmforge.packaged.cache_root`).
+They run as subprocesses through this module's ``__main__``, which adjusts three behaviours
+without editing the vendored files:
 
 * a converter probing for ``tokenizer.model`` needs ``sentencepiece`` even where the file is
   absent; the probe is made to fail as "no file" so the converter falls back to the BPE path;
@@ -23,8 +24,10 @@ this module's ``__main__``, which adjusts three behaviours without editing the v
 * a base dequantised from a GGUF (Gemma 3 has no ``tokenizer.model`` then) takes its tokenizer
   metadata verbatim from the base GGUF, which the training tokenizer was checked against.
 
-Verification (:func:`verify_gguf`): llama.cpp greedily continues a fixed prompt; transformers,
-with the peft adapter, reads the same ids. A float export must pick transformers' top token at
+Verification (:func:`verify_gguf`): llama.cpp greedily continues a prompt (for an adapter, the
+start of the version's own training text, so ``adapter_changes_output`` says whether training
+changed what the model says there; a fixed sentence otherwise); transformers, with the peft
+adapter, reads the same ids. A float export must pick transformers' top token at
 each of the first ``n_tokens`` steps (measured on Gemma 3 270M merged f16: logits within 0.04).
 An adapter over a k-quant base GGUF cannot be held to that: llama.cpp quantises activations for
 those weights, which moved logits by up to 1.6 while top-2 gaps were as small as 0.13. There the
@@ -51,9 +54,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from llmforge.errors import TrainError, UsageError
+from llmforge.errors import LlmforgeError, TrainError, UsageError
 from llmforge.fileio import install_dir
 from llmforge.inference.llama_log import capture_llama_log
+from llmforge.packaged import cache_root
 from llmforge.project import Project
 from llmforge.train.base import PreparedBase, SAMPLE_SENTENCES, first_tokenizer_mismatch, resolve_base
 
@@ -68,6 +72,7 @@ TOP_K = 5
 EFFECT_TOLERANCE = 0.35  # measured: 0.12 for a correct adapter over Q4_K_M; 1.0 when it is ignored
 EFFECT_SCALE = (0.8, 1.25)  # llama.cpp's adapter effect over transformers', fitted by least squares
 VERIFY_CONTEXT = 128
+TRAINING_PROMPT_CHARS = 240   # an adapter is checked on the start of its own training text
 _TOOL_MEMBERS = ("conversion/", "gguf-py/")
 # Split rules of byte-level BPE tokenizers, by llama.cpp's pre-tokenizer name (llama-vocab.cpp).
 _PRE_TOKENIZER_REGEXES = {
@@ -131,7 +136,7 @@ def _tools_in_folder(folder: Path) -> Path:
 def _extract_tools(archive: Path) -> Path:
     """Unpack only the converters from ``archive`` into the user cache, once, atomically."""
     prefix = archive.name.removesuffix(".tar.gz")
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "llmforge"
+    cache = cache_root()
     target = cache / f"llama.cpp-{prefix.rsplit('-', 1)[-1]}"
     if all((target / name).is_file() for name in _REQUIRED):
         return target
@@ -307,8 +312,10 @@ def verify_gguf(gguf: Path, *, lora: Path | None = None, reference_dir: Path, ad
     exact token rule.
 
     Returns:
-        ``{"matched", "compared", "ok", "tokens", "max_logit_diff", "adapter_changes_output"}``,
-        plus ``"adapter_effect_error"`` and ``"engine_noise"`` for an adapter.
+        ``{"matched", "compared", "ok", "tokens", "max_logit_diff"}``; with ``adapter_dir`` also
+        ``"adapter_changes_output"``: whether the adapter changes transformers' top token at some
+        position of the prompt or of the continuation (``"adapter_changed_positions"``: how many);
+        for a GGUF ``lora``, ``"adapter_effect_error"`` and ``"engine_noise"`` too.
 
     ``continuation``: llama.cpp's continuation of ``prompt`` by this GGUF and LoRA, when the caller
     already has it.
@@ -326,7 +333,9 @@ def verify_gguf(gguf: Path, *, lora: Path | None = None, reference_dir: Path, ad
                               "max_logit_diff": round(float(np.abs(ours - reference).max()), 4)}
     if without is not None:
         without = without[:, :vocab]
-        result["adapter_changes_output"] = bool((reference[steps].argmax(1) != without[steps].argmax(1)).any())
+        # along the prompt (teacher-forced: for an adapter, its training text) and the continuation
+        changed = int((reference.argmax(1) != without.argmax(1)).sum())
+        result.update(adapter_changes_output=changed > 0, adapter_changed_positions=f"{changed} of {len(sequence)}")
         if lora is not None:
             base = _llama_logits(gguf, None, sequence)[:, :vocab]
             result.update(_adapter_effect(ours - base, reference - without, base - without))
@@ -466,7 +475,8 @@ def export_version(project: Project, ref: str, *, kind: str = "adapter",
     adapter_dir = version.path / "adapter"
     tools = llama_cpp_tools(project)
     if kind == "adapter":
-        name, verified = _export_adapter_file(adapter_dir, base, version.path / "gguf", tools)
+        prompt = training_text(project, version)
+        name, verified = _export_adapter_file(adapter_dir, base, version.path / "gguf", tools, prompt)
     else:
         name, verified = _export_merged_file(adapter_dir, base, version.path / "gguf", tools, quantization)
     path = version.path / "gguf" / name
@@ -503,7 +513,30 @@ def _base_of(project: Project, record: dict[str, Any]) -> PreparedBase:
     return base
 
 
-def _export_adapter_file(adapter_dir: Path, base: PreparedBase, folder: Path, tools: Path) -> tuple[str, dict[str, Any]]:
+def training_text(project: Project, version: Any, chars: int = TRAINING_PROMPT_CHARS) -> str | None:
+    """The start of the version's first training row (a text row's text, a chat row's turns as
+    plain text), cut at a word: where an adapter must change what the model says. None when the
+    dataset is gone or was rebuilt since."""
+    from llmforge.train.data import load_dataset_info, open_splits
+
+    recorded = version.manifest.get("dataset") or {}
+    try:
+        info = load_dataset_info(project, str(recorded.get("name")))
+    except LlmforgeError:
+        return None
+    if recorded.get("sha256") and info.sha256 != recorded["sha256"]:
+        return None
+    rows = open_splits(info)["train"]
+    if not len(rows):
+        return None
+    row = rows[0]
+    text = row["text"] if row["kind"] == "text" else "\n".join(m["content"] for m in row["messages"])
+    text = " ".join(text.split())
+    return text if len(text) <= chars else text[:chars].rsplit(" ", 1)[0]
+
+
+def _export_adapter_file(adapter_dir: Path, base: PreparedBase, folder: Path, tools: Path,
+                         prompt: str | None = None) -> tuple[str, dict[str, Any]]:
     if base.gguf is None:
         raise TrainError(f"an adapter GGUF applies over a GGUF base, and this version's base {base.spec} is a "
                          "Hugging Face directory: export it merged instead")
@@ -511,7 +544,9 @@ def _export_adapter_file(adapter_dir: Path, base: PreparedBase, folder: Path, to
     partial = folder / f".{name}.{os.getpid()}.partial"
     try:
         export_adapter(adapter_dir, base, partial, tools=tools, outtype="f16")
-        verified = verify_gguf(base.gguf, lora=partial, reference_dir=base.hf_dir, adapter_dir=adapter_dir)
+        verified = verify_gguf(base.gguf, lora=partial, reference_dir=base.hf_dir, adapter_dir=adapter_dir,
+                               prompt=prompt or VERIFY_PROMPT)
+        verified["prompt"] = "training text" if prompt else "fixed"
         _refuse_unless(verified, f"the adapter GGUF over {base.gguf.name}")
         os.replace(partial, folder / name)
     finally:

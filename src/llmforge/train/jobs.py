@@ -2,7 +2,8 @@
 
 States: queued → running → succeeded | failed | cancelled; a run whose process vanished (a crash,
 ``kill -9``, a reboot) reads as ``interrupted``. ``resume`` continues any of failed, cancelled or
-interrupted from its newest checkpoint in ``runs/<job>/checkpoints``. One training run at a time
+interrupted from its newest checkpoint in ``runs/<job>/checkpoints`` (removed once a job succeeds:
+only its ``train.log`` stays). One training run at a time
 per project: a flock on ``runs/.train.lock`` held by the running process decides, so a second run
 is refused even when the catalog still says otherwise. The rows live in the one job store
 (:mod:`llmforge.jobs`), which also reads a running job whose process lost that lock as interrupted.
@@ -15,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -194,11 +196,21 @@ class _Stopper:
 
 
 class _Reporter:
-    """Step lines to the run's log; progress to the catalog at most every UPDATE_SECONDS."""
+    """Phase and step lines to the run's log (``train logs``) and to ``on_status``; progress to the
+    catalog at most every UPDATE_SECONDS.
 
-    def __init__(self, project: Project, job_id: str, on_step: Callable[[Any], None] | None) -> None:
+    A phase (preparing the base, tokenising, loading, training, evaluating, saving, registering)
+    starts with a line naming it and ends with one giving its duration, so a slow one is visible
+    while it runs and measured once it is done.
+    """
+
+    def __init__(self, project: Project, job_id: str, on_step: Callable[[Any], None] | None,
+                 on_status: Callable[[str], None] | None = None) -> None:
         self.project, self.job_id, self.on_step = project, job_id, on_step
+        self.on_status = on_status or (lambda message: None)
         self._last = 0.0
+        self._phase: tuple[str, float] | None = None
+        self._first_step: int | None = None
         self._log = open(log_path(project, job_id), "a", encoding="utf-8")   # noqa: SIM115 (closed in close)
 
     def line(self, text: str) -> None:
@@ -206,23 +218,56 @@ class _Reporter:
         self._log.write(f"{stamp} {text}\n")
         self._log.flush()
 
+    def phase(self, message: str) -> None:
+        """A new phase starts (and the previous one ends)."""
+        self.end_phase()
+        self._phase = (message, time.monotonic())
+        self.line(message)
+        self.on_status(message)
+        self._news(message=message[:200])
+
+    def end_phase(self) -> None:
+        if self._phase is not None:
+            message, started = self._phase
+            self.line(f"{message}: done in {time.monotonic() - started:.1f} s")
+            self._phase = None
+
     def step(self, info: Any) -> None:
         self.line(f"step {info.step}/{info.total_steps} loss {info.loss:.4f} lr {info.lr:.2e} "
                   f"{info.tokens_per_s:.0f} tokens/s eta {info.eta_s:.0f}s")
+        if self._first_step is None:   # the first step of this process: the ETA is measured now
+            self._first_step = info.step
+            if info.step < info.total_steps:
+                left = info.total_steps - info.step
+                self.line(f"ETA {format_seconds(info.eta_s)} for the {left} step{'s' if left != 1 else ''} left "
+                          f"(measured on the first step: {info.elapsed_s / max(info.step, 1):.1f} s per step)")
         now = time.monotonic()
         if now - self._last >= UPDATE_SECONDS or info.step == info.total_steps:
             self._last = now
-            try:   # progress is news, not state: a busy catalog must not stop the training
-                store.update_job(self.project, self.job_id, step=info.step, total_steps=info.total_steps,
-                                 last_loss=round(info.loss, 5), progress=info.step / info.total_steps,
-                                 message=f"training: {info.tokens_per_s:.0f} tokens/s")
-            except LlmforgeError as exc:
-                self.line(f"progress not recorded in the catalog this time: {exc}")
+            self._news(step=info.step, total_steps=info.total_steps, last_loss=round(info.loss, 5),
+                       progress=info.step / info.total_steps,
+                       message=f"training: {info.tokens_per_s:.0f} tokens/s, ETA {format_seconds(info.eta_s)}")
         if self.on_step:
             self.on_step(info)
 
+    def _news(self, **fields: Any) -> None:
+        try:   # progress is news, not state: a busy catalog must not stop the training
+            store.update_job(self.project, self.job_id, **fields)
+        except LlmforgeError as exc:
+            self.line(f"progress not recorded in the catalog this time: {exc}")
+
     def close(self) -> None:
+        self.end_phase()
         self._log.close()
+
+
+def format_seconds(seconds: float) -> str:
+    """``42 s``, ``12 min``, ``3.5 h``: an ETA for people."""
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
 
 
 def run(project: Project, job_id: str, *, on_step: Callable[[Any], None] | None = None,
@@ -231,14 +276,13 @@ def run(project: Project, job_id: str, *, on_step: Callable[[Any], None] | None 
     job = store.get_job(project, job_id, store.TRAIN.name)
     if job["state"] not in ("queued", "interrupted"):
         raise UsageError(f"job {job_id} is {job['state']}, not queued")
-    reporter = _Reporter(project, job_id, on_step)
-    status = on_status or (lambda message: None)
+    reporter = _Reporter(project, job_id, on_step, on_status)
     try:
         with training_lock(project, job_id), _Stopper() as stopper:
             store.update_job(project, job_id, state="running", pid=os.getpid(), message="loading",
                              stamp=() if job["started_at"] else ("started_at",))
             reporter.line(f"job {job_id} running in pid {os.getpid()}: {json.dumps(job['params'])}")
-            result = _train(project, job_id, job["params"], reporter, status, lambda: stopper.requested)
+            result = _train(project, job_id, job["params"], reporter, lambda: stopper.requested)
     except LlmforgeError as exc:
         _fail(project, job_id, reporter, str(exc))
         raise
@@ -253,6 +297,7 @@ def run(project: Project, job_id: str, *, on_step: Callable[[Any], None] | None 
 
 
 def _fail(project: Project, job_id: str, reporter: _Reporter, message: str) -> None:
+    reporter.end_phase()
     reporter.line(f"failed: {message}")
     try:
         store.update_job(project, job_id, state="failed", message=message[:1000], stamp=("finished_at",))
@@ -281,16 +326,16 @@ def _describe(exc: BaseException) -> str:
 
 
 def _train(project: Project, job_id: str, params: dict[str, Any], reporter: _Reporter,
-           status: Callable[[str], None], should_stop: Callable[[], bool]) -> dict[str, Any]:
+           should_stop: Callable[[], bool]) -> dict[str, Any]:
     from llmforge import registry
-    from llmforge.train.backends import choose_backend
-    from llmforge.train.base import check_tokenizer, resolve_base, serving_tokenizer
+    from llmforge.train.base import resolve_base
     from llmforge.train.data import load_dataset_info, open_splits
     from llmforge.train.loop import train_lora
 
     recipe = Recipe(**params["recipe"])
-    status(f"preparing base model {params['base']}")
-    base = resolve_base(project, params["base"])
+    reporter.phase(f"preparing base model {params['base']}")
+    base = resolve_base(project, params["base"], progress=reporter.phase)
+    reporter.phase(f"reading dataset {params['dataset']}")
     info = load_dataset_info(project, params["dataset"])
     if params.get("dataset_sha256") and info.sha256 != params["dataset_sha256"]:
         raise TrainError(f"dataset {info.name} was rebuilt since this job started (sha256 {info.sha256[:12]}… "
@@ -298,45 +343,37 @@ def _train(project: Project, job_id: str, params: dict[str, Any], reporter: _Rep
                          "start a new `llmforge train run` instead of resuming")
     splits = open_splits(info)
     train_rows, eval_rows = list(splits["train"]), list(splits["eval"])
-    samples = [r["text"] or " ".join(m["content"] for m in r["messages"]) for r in train_rows[:40]]
-    tokenizer_check = check_tokenizer(base, samples)
-    backend = choose_backend(params["backend"])
-    status(f"loading {base.spec} with {backend.name}")
-    try:
-        model, tokenizer = backend.load(base, recipe)
-    except Exception as exc:  # a folder that looks like a model but is not one: say so, in one line
-        if _is_oom(exc):
-            raise
-        raise TrainError(f"base model {base.spec} cannot be loaded from {base.hf_dir}: {type(exc).__name__}: "
-                         f"{str(exc)[:300]}") from exc
-    tokenizer = serving_tokenizer(tokenizer, base)
-    if params.get("parent"):
-        parent = registry.get_version(project, params["parent"])
-        if (parent.manifest.get("base") or {}).get("sha256") != base.sha256:
-            raise TrainError(f"{parent.ref} was trained on another base model "
-                             f"({(parent.manifest.get('base') or {}).get('spec')}); continue it on that base")
-        _start_from(model, parent)
-    reporter.line(f"training {base.spec} ({base.architecture}) on dataset {info.name} "
-                  f"({len(train_rows)} train / {len(eval_rows)} eval rows) with {backend.name}")
-    status("training")
+    parent = registry.get_version(project, params["parent"]) if params.get("parent") else None
+    if parent is not None and (parent.manifest.get("base") or {}).get("sha256") != base.sha256:
+        raise TrainError(f"{parent.ref} was trained on another base model "
+                         f"({(parent.manifest.get('base') or {}).get('spec')}); continue it on that base")
+    model, tokenizer, backend, tokenizer_check = _load_model(base, params, recipe, train_rows, parent, reporter)
+    reporter.end_phase()
+    reporter.line(f"base {base.spec} ({base.architecture}), dataset {info.name} ({len(train_rows)} train / "
+                  f"{len(eval_rows)} eval rows), backend {backend.name}")
+    compare = {"parent": parent.path / "adapter"} if parent is not None else None
     outcome = train_lora(model, tokenizer, base.architecture, train_rows, eval_rows, recipe,
                          run_dir(project, job_id), on_step=reporter.step, should_stop=should_stop,
-                         on_checkpoint=lambda step: reporter.line(f"checkpoint at step {step}"))
+                         on_checkpoint=lambda step: reporter.line(f"checkpoint at step {step}"),
+                         on_phase=reporter.phase, compare=compare)
     if outcome.stopped:
+        reporter.end_phase()
         reporter.line(f"stopped at step {outcome.step}/{outcome.total_steps}; checkpoint kept")
         store.update_job(project, job_id, state="cancelled", step=outcome.step, total_steps=outcome.total_steps,
                          message=f"stopped at step {outcome.step}: `llmforge train resume {job_id}` continues",
                          stamp=("finished_at",))
         return store.get_job(project, job_id, store.TRAIN.name)
-    status("registering the new model version")
     done = [v for v in registry.list_versions(project, params["name"]) if v.manifest.get("job_id") == job_id]
     if done:   # registered before a crash that kept the job from being marked succeeded
         return _succeed(project, job_id, reporter, done[0], outcome)
+    reporter.phase("saving the adapter")
     staging = registry.staging_dir(project, params["name"])
     try:
         model.save_pretrained(staging / "adapter")
     except Exception as exc:
         raise TrainError(f"could not write the adapter into {staging}: {_describe(exc)}") from exc
+    # with a parent, parent_eval_perplexity is measured on this run's held-out sample: what promotion compares
+    metrics = {k: round(v, 5) if isinstance(v, float) else v for k, v in outcome.metrics.items()}
     manifest = {
         "name": params["name"], "parent": params.get("parent"), "job_id": job_id,
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -348,20 +385,50 @@ def _train(project: Project, job_id: str, params: dict[str, Any], reporter: _Rep
         "backend": backend.name, "hyperparameters": recipe.to_dict(),
         "training": {"steps": outcome.step, "tokens": outcome.tokens, "seconds": round(outcome.seconds, 2),
                      "tokens_per_s": round(outcome.tokens_per_s, 1)},
-        "metrics": {k: round(v, 5) if isinstance(v, float) else v for k, v in outcome.metrics.items()},
+        "metrics": metrics,
         "tokenizer_check": tokenizer_check,
     }
+    reporter.phase(f"registering a new version of {params['name']}")
     version = registry.register_version(project, params["name"], staging, manifest)
     return _succeed(project, job_id, reporter, version, outcome)
 
 
+def _load_model(base: Any, params: dict[str, Any], recipe: Recipe, train_rows: list[dict[str, Any]],
+                parent: Any, reporter: _Reporter) -> tuple[Any, Any, Any, dict[str, Any]]:
+    """The peft model and its tokenizer (llama.cpp's ids for a GGUF base), checked to agree with
+    llama.cpp's on samples (the tokenizers loaded once, for both); a parent's adapter as the start."""
+    from llmforge.train.backends import choose_backend
+    from llmforge.train.base import check_tokenizer, serving_tokenizer
+
+    backend = choose_backend(params["backend"])
+    reporter.phase(f"loading {base.spec} with {backend.name}")
+    try:
+        model, tokenizer = backend.load(base, recipe)
+    except Exception as exc:  # a folder that looks like a model but is not one: say so, in one line
+        if _is_oom(exc):
+            raise
+        raise TrainError(f"base model {base.spec} cannot be loaded from {base.hf_dir}: {type(exc).__name__}: "
+                         f"{str(exc)[:300]}") from exc
+    tokenizer = serving_tokenizer(tokenizer, base)
+    reporter.phase("checking the training tokenizer against llama.cpp's")
+    samples = [r["text"] or " ".join(m["content"] for m in r["messages"]) for r in train_rows[:40]]
+    tokenizer_check = check_tokenizer(base, samples, tokenizer=tokenizer)
+    if parent is not None:
+        _start_from(model, parent)
+    return model, tokenizer, backend, tokenizer_check
+
+
 def _succeed(project: Project, job_id: str, reporter: _Reporter, version: Any, outcome: Any) -> dict[str, Any]:
+    reporter.end_phase()
     manifest = version.manifest
     result = {"version": version.ref, "metrics": manifest["metrics"], "training": manifest["training"]}
     reporter.line(f"succeeded: registered {version.ref} {json.dumps(manifest['metrics'])}")
     store.update_job(project, job_id, state="succeeded", result=result, step=outcome.step,
                      total_steps=outcome.total_steps, last_loss=outcome.train_loss, progress=1.0,
                      message=f"registered {version.ref}", stamp=("finished_at",))
+    # A succeeded job is never resumed: its checkpoints (adapter and optimizer state, three times the
+    # adapter's size) would only weigh on the project. The log stays.
+    shutil.rmtree(run_dir(project, job_id) / "checkpoints", ignore_errors=True)
     return store.get_job(project, job_id, store.TRAIN.name)
 
 

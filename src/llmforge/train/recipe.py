@@ -29,10 +29,24 @@ class Recipe:
     lora_dropout: float = 0.05
     checkpoint_steps: int = 50
     seed: int = 0
+    eval_sample: int = 16          # held-out sequences measured before/after (0: the whole eval split)
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any], **overrides: Any) -> Recipe:
-        """Settings ``train.<field>``, then the given overrides (None values ignored)."""
+        """Settings ``train.<field>``, then the given overrides (None values ignored).
+
+        ``max_steps`` 0 in the settings means "as many as ``epochs`` takes"; given as an override
+        it must be at least 1 (leave it out for ``epochs``), so that 0 never silently means a
+        whole epoch.
+
+        Raises:
+            UsageError: a value out of range.
+        """
+        from llmforge.errors import UsageError
+
+        if overrides.get("max_steps") is not None and overrides["max_steps"] < 1:
+            raise UsageError(f"--max-steps must be at least 1, got {overrides['max_steps']} (leave it out to "
+                             "train for --epochs, default setting train.epochs)")
         values = {f.name: settings[f"train.{f.name}"] for f in fields(cls)}
         values.update({k: v for k, v in overrides.items() if v is not None})
         if overrides.get("epochs") is not None and overrides.get("max_steps") is None:
@@ -50,6 +64,8 @@ class Recipe:
             raise UsageError(f"learning rate must be between 0 and 1, got {self.lr}")
         if self.max_steps < 0 or self.epochs <= 0:
             raise UsageError("epochs must be positive and max-steps non-negative")
+        if self.eval_sample < 0:
+            raise UsageError(f"eval-sample cannot be negative, got {self.eval_sample}")
         return self
 
     def replace(self, **changes: Any) -> Recipe:
