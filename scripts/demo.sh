@@ -63,8 +63,13 @@ lf audit verify
 step "llmforge train data build   (training dataset from the chunks, split by document)"
 lf train data build
 step "llmforge train run --max-steps 2 --seq-len 128   (LoRA on the default base, Qwen2.5-Coder-0.5B; a CPU demonstration)"
-lf train run --name demo --max-steps 2 --seq-len 128 --grad-accum 1 --lr 5e-4
+# Two steps at a learning rate high enough to show in two steps; each phase prints its duration, and
+# the base model comes from the machine cache (prepared on the first run on this machine only).
+lf train run --name demo --max-steps 2 --seq-len 128 --grad-accum 1 --lr 2e-3
 step "llmforge models export demo   (GGUF LoRA adapter, verified against transformers in llama.cpp)"
+# "verified" is the check on the start of the demo's training text: adapter_changes_output true means
+# the two steps changed the model's greedy continuation there, and ok true that llama.cpp applies
+# the adapter as transformers does.
 lf models export demo
 step "llmforge models list"
 COLUMNS="${COLUMNS:-110}" lf models list
