@@ -28,7 +28,7 @@ DOCUMENTED = [
     "create_app",
     "LlmforgeError", "UsageError", "ProjectError", "ConfigError", "LockError", "CatalogError", "CatalogLockedError",
     "NotFoundError", "BlobError", "IntegrityError", "IngestError", "TrainError", "BusyError", "AuthError",
-    "PermissionDenied", "RateLimited",
+    "PermissionDenied", "RateLimited", "ReadOnlyProjectError", "ModelUnavailableError",
 ]
 
 

@@ -62,7 +62,8 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     **{name: ("llmforge.errors", name)
        for name in ("LlmforgeError", "UsageError", "ProjectError", "ConfigError", "LockError", "CatalogError",
                     "CatalogLockedError", "NotFoundError", "BlobError", "IntegrityError", "IngestError",
-                    "TrainError", "BusyError", "AuthError", "PermissionDenied", "RateLimited")},
+                    "TrainError", "BusyError", "AuthError", "PermissionDenied", "RateLimited", "ReadOnlyProjectError",
+                    "ModelUnavailableError")},
 }
 
 __all__ = ["__version__", *_EXPORTS]
