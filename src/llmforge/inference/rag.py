@@ -22,13 +22,16 @@ between it and the reply "not in the documents":
   Not asked of a question with no content words, or of passages in another language.
 
 An Arabic question gets the instructions, and so the answer, in Arabic. ``Answer.reason`` says
-which check refused, and ``Answer.draft`` keeps the model's own words.
+which check refused, and ``Answer.draft`` keeps the model's own words. ``Answer.timings`` says where
+the time went: retrieval, the model's load when this answer waited for it, prompt evaluation and
+generation as llama.cpp's own timers count them, and the whole (see :func:`_timings`).
 """
 
 from __future__ import annotations
 
 import re
 import time
+import weakref
 from collections.abc import Generator, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any, TypeVar
@@ -86,6 +89,7 @@ class Answer:
     took_ms: float = 0.0
     reason: str = ""   # why it is a refusal: no relevant passage | the model found none | not grounded | ...
     draft: str = ""    # the model's own reply, before the checks (empty when it was not asked)
+    timings: dict[str, Any] = field(default_factory=dict)   # milliseconds and tokens, see _timings
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -330,13 +334,19 @@ def _answering(project: Project, question: str, settings: AgentSettings | None, 
     k = settings.k or int(config["rag.k"])
     min_score = settings.min_score if settings.min_score is not None else float(config["rag.min_score"])
     max_tokens = settings.max_tokens or int(config["rag.max_tokens"])
+    searching = time.perf_counter()
     result = search(project, question, k=k, mode=settings.mode)
+    retrieval_ms = (time.perf_counter() - searching) * 1000
     best = max((hit.vector_score or 0.0 for hit in result.hits), default=0.0)
     covered = max((keyword_coverage(question, hit.text) for hit in result.hits), default=0.0)
+    loaded_here = runtime is None
     runtime = runtime or get_runtime(project, settings.model)
+    load_ms = _load_ms(runtime, loaded_here)
     if not result.hits or (best < min_score and covered < float(config["rag.min_coverage"])):
-        return Answer(question, NOT_FOUND[language], language, True, [], [], runtime.name,
-                      took_ms=(time.perf_counter() - started) * 1000, reason="no relevant passage"), []
+        took_ms = (time.perf_counter() - started) * 1000
+        return Answer(question, NOT_FOUND[language], language, True, [], [], runtime.name, took_ms=took_ms,
+                      reason="no relevant passage",
+                      timings=_timings(retrieval_ms, load_ms, None, took_ms)), []
     top = result.hits[0].score
     relevant = [hit for hit in result.hits if hit.score >= RELATIVE_FLOOR * top]
     generation = _Generation(runtime, settings, language, max_tokens, stream)
@@ -359,9 +369,49 @@ def _answering(project: Project, question: str, settings: AgentSettings | None, 
         reason = "the passages with the answer are not about the question"
     sources = [_cite(number, hit) for number, hit in enumerate(used, start=1)]
     citations = [] if reason else [sources[i] for i in support]
+    took_ms = (time.perf_counter() - started) * 1000
     return Answer(question, NOT_FOUND[language] if reason else text, language, bool(reason), citations, sources,
-                  runtime.name, generation.prompt_tokens, generation.completion_tokens,
-                  (time.perf_counter() - started) * 1000, reason, draft), used
+                  runtime.name, generation.prompt_tokens, generation.completion_tokens, took_ms, reason, draft,
+                  _timings(retrieval_ms, load_ms, generation.llama, took_ms)), used
+
+
+_LOAD_REPORTED: weakref.WeakSet[Any] = weakref.WeakSet()   # runtimes whose load an answer has counted
+_LLAMA_COUNTERS = ("prompt_eval_ms", "eval_ms", "prompt_eval_tokens", "eval_tokens")
+
+
+def _load_ms(runtime: Any, loaded_here: bool) -> float | None:
+    """llama.cpp's load time of ``runtime`` when this answer waited for it: it got the model itself
+    (a caller that passes one loaded it) and is the first to use it; else 0. None for a runtime
+    without llama.cpp's timers (a stand-in)."""
+    if not hasattr(runtime, "perf"):
+        return None
+    counters = runtime.perf()
+    if not loaded_here or runtime in _LOAD_REPORTED or counters["prompt_eval_ms"] or counters["eval_ms"]:
+        return 0.0
+    _LOAD_REPORTED.add(runtime)
+    return float(runtime.load_ms)
+
+
+def _timings(retrieval_ms: float, load_ms: float | None, llama: dict[str, float] | None,
+             total_ms: float) -> dict[str, Any]:
+    """Where an answer's time went, in milliseconds: ``retrieval_ms`` (the search), ``load_ms`` (the
+    model's load, when this answer waited for it), ``prompt_eval_ms`` and ``generation_ms`` with
+    ``prompt_eval_tokens`` and ``generated_tokens`` (llama.cpp's own timers over this answer's
+    model calls; tokens a cached prompt prefix spared are not evaluated), ``model_ms`` (the three
+    together: the model's own work) and ``total_ms``. The model's figures are None for a runtime
+    without llama.cpp's timers. In a server, another request's generation on the same model
+    between this answer's calls would be counted in them too; the CLI runs one answer at a time."""
+    timed = load_ms is not None
+    llama = (llama or dict.fromkeys(_LLAMA_COUNTERS, 0)) if timed else dict.fromkeys(_LLAMA_COUNTERS)
+    model_ms = load_ms + llama["prompt_eval_ms"] + llama["eval_ms"] if timed else None
+    return {"retrieval_ms": round(retrieval_ms, 1), "load_ms": _ms(load_ms),
+            "prompt_eval_ms": _ms(llama["prompt_eval_ms"]), "prompt_eval_tokens": llama["prompt_eval_tokens"],
+            "generation_ms": _ms(llama["eval_ms"]), "generated_tokens": llama["eval_tokens"],
+            "model_ms": _ms(model_ms), "total_ms": round(total_ms, 1)}
+
+
+def _ms(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
 
 
 @dataclass
@@ -376,18 +426,25 @@ class _Generation:
     stream: bool = False
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    llama: dict[str, float] | None = None   # llama.cpp's counters over these calls (None: no timers)
 
     def answer(self, question: str, hits: list[Hit], *, way_out: bool) -> Generator[dict[str, Any], None,
                                                                                      tuple[str, list[Hit]]]:
         messages, used = build_messages(question, hits, self.runtime, self.language, self.settings.system_prompt,
                                         self.max_tokens, way_out)
-        if self.stream:
-            return (yield from self._streamed(messages)), used
+        before = self.runtime.perf() if hasattr(self.runtime, "perf") else None
+        reply = (yield from self._streamed(messages)) if self.stream else self._whole(messages)
+        if before is not None:
+            after = self.runtime.perf()
+            self.llama = {name: (self.llama or {}).get(name, 0) + after[name] - before[name] for name in _LLAMA_COUNTERS}
+        return reply, used
+
+    def _whole(self, messages: list[dict[str, str]]) -> str:
         reply = self.runtime.chat(messages, max_tokens=self.max_tokens, temperature=self.settings.temperature)
         usage = reply.get("usage", {})
         self.prompt_tokens += usage.get("prompt_tokens", 0)
         self.completion_tokens += usage.get("completion_tokens", 0)
-        return (reply["choices"][0]["message"]["content"] or "").strip(), used
+        return (reply["choices"][0]["message"]["content"] or "").strip()
 
     def _streamed(self, messages: list[dict[str, str]]) -> Generator[dict[str, Any], None, str]:
         """The reply, its pieces yielded until the model goes on to write a question of its own

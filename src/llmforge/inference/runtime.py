@@ -113,6 +113,8 @@ class LlamaRuntime:
         with capture_llama_log() if options.lora_path else nullcontext():
             self._llm = llama_cpp.Llama(model_path=str(path), n_ctx=options.n_ctx, n_threads=threads,
                                         lora_path=options.lora_path, verbose=False, logits_all=False)
+        # llama.cpp's load timer runs on until the first evaluation: read it before that moves it
+        self.load_ms = self.perf()["load_ms"]
         self.n_ctx = self._llm.n_ctx()   # what llama.cpp settled on (serve.n_ctx 0: the model's own)
         metadata = self._llm.metadata
         self.has_template = "tokenizer.chat_template" in metadata
@@ -130,6 +132,19 @@ class LlamaRuntime:
 
     def count_tokens(self, text: str) -> int:
         return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+
+    def perf(self) -> dict[str, float]:
+        """llama.cpp's own timers for this model, totals since it was loaded: ``prompt_eval_ms`` and
+        ``eval_ms`` (generation) with their token counts, and ``load_ms``, a timer that runs on until
+        the first evaluation (the attribute ``load_ms`` keeps it as read right after the load).
+        Nothing has been evaluated yet when both times are 0."""
+        import llama_cpp
+
+        data = llama_cpp.llama_perf_context(self._llm.ctx)
+        return {"load_ms": data.t_load_ms, "prompt_eval_ms": data.t_p_eval_ms, "eval_ms": data.t_eval_ms,
+                # llama.cpp reports at least 1 of each, sparing its readers a division by zero
+                "prompt_eval_tokens": data.n_p_eval if data.t_p_eval_ms else 0,
+                "eval_tokens": data.n_eval if data.t_eval_ms else 0}
 
     def _chat_formatter(self, metadata: dict[str, str]) -> Any:
         """What renders messages into the prompt for this model, as llama-cpp-python's chat
