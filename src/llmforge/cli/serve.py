@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich import box
@@ -12,6 +12,10 @@ from rich.table import Table
 
 from llmforge.cli._common import (JsonOption, ProjectOption, StdinOption, emit, note, open_project, stderr, stdout,
                                   text_argument)
+
+if TYPE_CHECKING:
+    from llmforge.inference.rag import AgentSettings
+    from llmforge.project import Project
 
 
 def serve(
@@ -84,7 +88,10 @@ def ask(
     project: ProjectOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Answer a question from the documents, with citations (document, page)."""
+    """Answer a question from the documents, with citations (document, page).
+
+    In a terminal the answer appears as the model writes it; with --json, ``timings`` says where
+    the time went (retrieval, model load, prompt evaluation, generation, total)."""
     from rich.markup import escape
 
     from llmforge.inference.agents import agent_settings
@@ -93,20 +100,45 @@ def ask(
     question = text_argument(question, from_stdin, "question")
     opened = open_project(project)
     agent_id, settings = agent_settings(opened, agent, model=model, k=k)
-    answer = run_ask(opened, question, settings)
+    streaming = stdout.is_terminal and not as_json
+    answer = _streamed_answer(opened, question, settings) if streaming else \
+        run_ask(opened, question, settings).to_dict()
 
     def render() -> None:
-        stdout.print(escape(answer.answer), highlight=False)
-        if answer.refused:
-            stdout.print(f"  [dim]({escape(answer.reason)})[/]")
-        for citation in answer.citations:
-            stdout.print(f"  [dim][{citation.number}][/] {escape(citation.citation)}  [dim]{citation.chunk_id}[/]")
+        stdout.print(escape(answer["answer"]), highlight=False)
+        if answer["refused"]:
+            stdout.print(f"  [dim]({escape(answer['reason'])})[/]")
+        for citation in answer["citations"]:
+            stdout.print(f"  [dim][{citation['number']}][/] {escape(citation['citation'])}  "
+                         f"[dim]{citation['chunk_id']}[/]")
         if show_sources:
-            for source in answer.sources:
-                stdout.print(f"  [dim]source [{source.number}] {escape(source.citation)}[/]")
-        stdout.print(f"[dim]{agent_id}, {answer.model}, {answer.took_ms / 1000:.1f} s[/]")
+            for source in answer["sources"]:
+                stdout.print(f"  [dim]source [{source['number']}] {escape(source['citation'])}[/]")
+        first = answer.get("first_token_ms")
+        after = f", first words after {first / 1000:.1f} s" if first is not None else ""
+        stdout.print(f"[dim]{agent_id}, {escape(answer['model'])}, {answer['took_ms'] / 1000:.1f} s{after}[/]")
 
-    emit({**answer.to_dict(), "agent": agent_id}, as_json, render)
+    emit({**answer, "agent": agent_id}, as_json, render)
+
+
+def _streamed_answer(project: Project, question: str, settings: AgentSettings) -> dict[str, Any]:
+    """The answer's final event from :func:`~llmforge.inference.rag.ask_stream`, its pieces shown
+    as they come meanwhile. They are cleared at the end: the answer as checked, cleaned and cited
+    is printed in their place (a refusal replaces them; a restart clears them too)."""
+    from rich.live import Live
+    from rich.text import Text
+
+    from llmforge.inference.rag import ask_stream
+
+    written, final = "", {}
+    with Live(Text(), console=stdout, transient=True, auto_refresh=False) as live:
+        for event in ask_stream(project, question, settings):   # deltas and restarts, then the answer
+            if event["type"] == "answer":
+                final = event
+                break
+            written = written + event["text"] if event["type"] == "delta" else ""
+            live.update(Text(written), refresh=True)
+    return {key: value for key, value in final.items() if key != "type"}
 
 
 def register(app: typer.Typer) -> None:
