@@ -30,8 +30,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: Any) -> Iterator[None]:
     setattr(item, f"report_{report.when}", report)
 
 
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
+@pytest.fixture(scope="module")   # not the session: Playwright's sync API keeps an asyncio loop running in
+def browser() -> Iterator[Any]:      # this thread while it is open, and later tests call asyncio.run()
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (scripts/setup.sh)")
     if CHROMIUM is None:
         pytest.skip("chromium is not installed (scripts/setup.sh installs Debian's package)")
