@@ -20,20 +20,34 @@ def fsync_dir(directory: Path) -> None:
 
 
 def atomic_write_text(path: Path, text: str) -> None:
-    """Replace ``path`` with ``text`` all at once: readers see the old file or the new, never half.
+    """Replace ``path`` with ``text`` all at once: readers see the old file or the new, never half."""
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_bytes(path: Path, data: bytes, mode: int = 0o644) -> None:
+    """Replace ``path`` with ``data`` all at once, the file having ``mode`` from its creation (a
+    secret is never readable by others, not even for a moment).
 
     Written to a uniquely named sibling, flushed, renamed over ``path``, and the rename flushed.
     """
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
     try:
-        with open(tmp, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
     fsync_dir(path.parent)
+
+
+def private_dir(path: Path) -> Path:
+    """``path`` as a directory only its owner may enter (0700), created when missing."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path.chmod(0o700)
+    return path
 
 
 def install_dir(partial: Path, target: Path, is_complete: Callable[[Path], bool]) -> None:

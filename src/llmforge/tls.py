@@ -11,7 +11,6 @@ No function here returns or prints key material.
 from __future__ import annotations
 
 import ipaddress
-import os
 import re
 import uuid
 from collections.abc import Sequence
@@ -26,7 +25,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from llmforge.errors import ConfigError, UsageError
-from llmforge.fileio import fsync_dir
+from llmforge.fileio import atomic_write_bytes, private_dir
 from llmforge.project import Project
 
 DEFAULT_DAYS = 397          # the longest validity browsers accept for a server certificate
@@ -97,7 +96,7 @@ def init_tls(project: Project, names: Sequence[str] = (), ips: Sequence[str] = (
     if not names and not ips and files.cert.is_file():   # a renewal keeps the names clients use
         names, ips = _previous_names(files.cert)
     dns_names, addresses = _subject_names(names, ips)
-    _private_folder(files.folder)
+    private_dir(files.folder)
     if files.ca_cert.exists() and files.ca_key.exists():
         ca_key, ca_cert = _load_ca(files)
     else:
@@ -191,25 +190,9 @@ def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
                              serialization.NoEncryption())
 
 
-def _private_folder(folder: Path) -> None:
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-    folder.chmod(0o700)
-
-
 def _write(path: Path, data: bytes) -> None:
-    """Replace ``path`` all at once with a file that is 0600 from its creation. Certificates are
-    public, but every file in secrets/ is 0600 so one rule covers the folder."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    fsync_dir(path.parent)
+    """Certificates are public, but every file in secrets/ is 0600 so one rule covers the folder."""
+    atomic_write_bytes(path, data, mode=0o600)
 
 
 def load_certificate(path: Path) -> x509.Certificate:

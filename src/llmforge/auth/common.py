@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-from llmforge.fileio import fsync_dir
+from llmforge.fileio import atomic_write_bytes, private_dir
 
 
 def utcnow() -> datetime:
@@ -27,13 +26,6 @@ def sha256_hex(secret: str) -> str:
 
 def iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment is not None else None
-
-
-def private_dir(path: Path) -> Path:
-    """``path`` as a directory only its owner may enter (0700), created when missing."""
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
-    path.chmod(0o700)
-    return path
 
 
 EPOCH_FILE = "auth.epoch"
@@ -58,14 +50,4 @@ def bump_auth_epoch(project_root: Path) -> None:
 def write_private(path: Path, data: bytes) -> None:
     """Replace ``path`` with ``data`` at once, readable by the owner only (0600) from the start."""
     private_dir(path.parent)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    fsync_dir(path.parent)
+    atomic_write_bytes(path, data, mode=0o600)
