@@ -17,7 +17,7 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("core", ("llmforge", "llmforge._version", "llmforge.errors", "llmforge.fileio", "llmforge.offline",
               "llmforge.locks", "llmforge.settings", "llmforge.blobs", "llmforge.project", "llmforge.catalog",
-              "llmforge.packaged", "llmforge.registry", "llmforge.jobs", "llmforge.status",
+              "llmforge.packaged", "llmforge.registry", "llmforge.jobs", "llmforge.status", "llmforge.batching",
               "llmforge.textstore", "llmforge.tls", "llmforge.snapshot")),
     ("text", ("llmforge.text",)),
     ("ingest", ("llmforge.ingest",)),

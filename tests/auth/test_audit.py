@@ -218,7 +218,7 @@ def test_recorder_batches_in_order(project: Project) -> None:
 def test_recorder_keeps_records_while_the_catalog_is_busy_and_notes_drops(
         project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
     recorder = audit.AuditRecorder(project)
-    monkeypatch.setattr(audit, "MAX_BUFFER", 3)
+    recorder.max_buffer = 3
     for i in range(5):
         recorder.record(action="http.GET", target=str(i))
     real_append = audit.append

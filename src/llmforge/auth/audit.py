@@ -42,7 +42,6 @@ import os
 import re
 import threading
 import time
-from collections import deque
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta, timezone
@@ -51,6 +50,7 @@ from typing import Any
 
 import duckdb
 
+from llmforge.batching import BatchWriter
 from llmforge.catalog import transaction
 from llmforge.errors import CatalogError, UsageError
 from llmforge.project import Project
@@ -60,7 +60,6 @@ log = logging.getLogger(__name__)
 GENESIS = "0" * 64
 LOCAL_ACTOR = "local"          # the operator at this machine's shell
 REDACTED = "[redacted]"
-MAX_BUFFER = 100_000
 MAX_KEY_PREFIX = 16            # longer is no prefix: it may be a whole key, so it is not stored
 _ATTEMPTS = 20
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -242,82 +241,36 @@ def record_serve_event(project: Project, event: str, url: str, details: dict | N
     record_local(project, f"serve.{event}", target=url, details=details)
 
 
-class AuditRecorder:
-    """Buffers the server's audit records and appends them, in order, from a background thread.
+class AuditRecorder(BatchWriter[AuditRecord]):
+    """Buffers the server's audit records and appends them, in order, from a background thread
+    (:mod:`llmforge.batching`).
 
     A flush happens every ``audit.flush_seconds`` or once ``audit.flush_records`` are waiting. When
-    the catalog is busy the records wait for the next flush; past ``MAX_BUFFER`` the oldest are
+    the catalog is busy the records wait for the next flush; past the buffer's bound the oldest are
     dropped with a warning, and the next flush first appends an ``audit.dropped`` record saying how
     many, so the loss is itself in the chain.
     """
 
     def __init__(self, project: Project, file: Path | None = None) -> None:
+        super().__init__("audit", self._append, float(project.settings["audit.flush_seconds"]),
+                         int(project.settings["audit.flush_records"]))
         self.project = project
         self.file = file   # append here instead of the catalog (a server on a read-only project)
-        self.flush_seconds = float(project.settings["audit.flush_seconds"])
-        self.flush_records = int(project.settings["audit.flush_records"])
-        self._buffer: deque[AuditRecord] = deque()
-        self._dropped = 0
-        self._lock = threading.Lock()
-        self._flushing = threading.Lock()
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="audit-flush", daemon=True)
-        self._thread.start()
 
     def record(self, *, action: str, actor: str | None = None, key_prefix: str | None = None,
                client: str | None = None, target: str | None = None, status: int | None = None,
                latency_ms: float | None = None, details: dict | None = None) -> None:
         """Queue a record (same fields as :func:`record`); it is chained when flushed."""
-        event = _event(action, actor, key_prefix, client, target, status, latency_ms, details)
-        with self._lock:
-            if len(self._buffer) >= MAX_BUFFER:
-                self._buffer.popleft()
-                self._dropped += 1
-                log.warning("audit buffer full: the catalog has been busy too long; dropping the oldest record")
-            self._buffer.append(event)
-            if len(self._buffer) >= self.flush_records:
-                self._wake.set()
+        self.add(_event(action, actor, key_prefix, client, target, status, latency_ms, details))
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self._wake.wait(self.flush_seconds)
-            self._wake.clear()
-            self.flush()
-
-    def flush(self) -> int:
-        """Append what is buffered; on a busy catalog keep it for the next try. Returns records written."""
-        with self._flushing:
-            with self._lock:
-                batch, dropped = list(self._buffer), self._dropped
-            if not batch and not dropped:
-                return 0
-            notice = []   # the loss goes into the chain first: the dropped records were the oldest
-            if dropped:
-                notice.append(_event("audit.dropped", None, None, None, None, None, None, {"records": dropped}))
-            try:
-                if self.file is not None:
-                    append_file(self.file, notice + batch)
-                else:
-                    append(self.project, notice + batch)
-            except (CatalogError, OSError) as exc:
-                log.warning("audit records kept for later: %s", exc)
-                return 0
-            with self._lock:
-                for _ in range(min(len(batch), len(self._buffer))):
-                    self._buffer.popleft()
-                self._dropped -= dropped
-            return len(batch)
-
-    def close(self) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread:
-            self._thread.join(10)
-        self.flush()
+    def _append(self, batch: list[AuditRecord], dropped: int) -> None:
+        notice = []   # the loss goes into the chain first: the dropped records were the oldest
+        if dropped:
+            notice.append(_event("audit.dropped", None, None, None, None, None, None, {"records": dropped}))
+        if self.file is not None:
+            append_file(self.file, notice + batch)
+        else:
+            append(self.project, notice + batch)
 
 
 def _from_row(row: tuple) -> AuditRecord:

@@ -12,20 +12,17 @@ tokens, and its audit file every request.
 from __future__ import annotations
 
 import logging
-import threading
-from collections import deque
 from dataclasses import astuple, dataclass
 from datetime import datetime, timezone
 from typing import Any
 
+from llmforge.batching import BatchWriter
 from llmforge.catalog import transaction
-from llmforge.errors import CatalogError
 from llmforge.project import Project
 
 log = logging.getLogger(__name__)
 FLUSH_SECONDS = 2.0
 FLUSH_RECORDS = 200
-MAX_BUFFER = 100_000
 GROUPS = {"key": "key_prefix", "caller": "caller", "user": "caller", "agent": "model", "model": "model", "route": "route",
           "day": "date_trunc('day', ts)"}   # caller: the user's name (a key's requests count as its owner's)
 _COLUMNS = "ts, caller, method, route, model, prompt_tokens, completion_tokens, latency_ms, status, key_prefix"
@@ -45,67 +42,25 @@ class UsageRecord:
     key_prefix: str | None = None
 
 
-class UsageRecorder:
-    """Buffers usage records and flushes them from a background thread."""
+class UsageRecorder(BatchWriter[UsageRecord]):
+    """Buffers usage records and flushes them from a background thread (:mod:`llmforge.batching`)."""
 
     def __init__(self, project: Project) -> None:
+        super().__init__("usage", self._insert, FLUSH_SECONDS, FLUSH_RECORDS)
         self.project = project
         self.enabled = not project.read_only   # a replica keeps no usage rows: its metrics count requests
-        self._buffer: deque[UsageRecord] = deque()
-        self._lock = threading.Lock()
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="usage-flush", daemon=True)
-        self._thread.start()
 
     def record(self, caller: str, method: str, route: str, status: int, latency_ms: float,
                model: str | None = None, prompt_tokens: int = 0, completion_tokens: int = 0,
                key_prefix: str | None = None) -> None:
-        if not self.enabled:
-            return
-        record = UsageRecord(datetime.now(timezone.utc), caller, method, route, model, prompt_tokens,
-                             completion_tokens, latency_ms, status, key_prefix)
-        with self._lock:
-            if len(self._buffer) >= MAX_BUFFER:
-                self._buffer.popleft()
-                log.warning("usage buffer full: the catalog has been busy too long; dropping the oldest record")
-            self._buffer.append(record)
-            if len(self._buffer) >= FLUSH_RECORDS:
-                self._wake.set()
+        if self.enabled:
+            self.add(UsageRecord(datetime.now(timezone.utc), caller, method, route, model, prompt_tokens,
+                                 completion_tokens, latency_ms, status, key_prefix))
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self._wake.wait(FLUSH_SECONDS)
-            self._wake.clear()
-            self.flush()
-
-    def flush(self) -> int:
-        """Write what is buffered; on a busy catalog keep it for the next try. Returns rows written."""
-        with self._lock:
-            batch = list(self._buffer)
-        if not batch:
-            return 0
-        try:
-            with self.project.catalog() as conn, transaction(conn):
-                conn.executemany(f"INSERT INTO usage ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                                 [astuple(r) for r in batch])
-        except CatalogError as exc:
-            log.warning("usage records kept for later: %s", exc)
-            return 0
-        with self._lock:
-            for _ in range(min(len(batch), len(self._buffer))):
-                self._buffer.popleft()
-        return len(batch)
-
-    def close(self) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread:
-            self._thread.join(10)
-        self.flush()
+    def _insert(self, batch: list[UsageRecord], _dropped: int) -> None:
+        with self.project.catalog() as conn, transaction(conn):
+            conn.executemany(f"INSERT INTO usage ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                             [astuple(r) for r in batch])
 
 
 def usage_summary(project: Project, since: datetime | None = None, by: str = "day",
