@@ -19,6 +19,22 @@ def free_port() -> int:
 
 
 @contextmanager
+def running(server: Any) -> Iterator[Any]:
+    """Run a uvicorn ``server`` in a thread for the block; stops it after (and checks it did)."""
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    try:
+        yield server
+    finally:
+        server.should_exit = True
+        thread.join(60)
+    assert not thread.is_alive(), "the server did not stop"
+
+
+@contextmanager
 def live_server(project: Project) -> Iterator[str]:
     """Serve ``project`` in a thread; yields the base URL; stops the server (and checks it did)."""
     import uvicorn
@@ -26,18 +42,9 @@ def live_server(project: Project) -> Iterator[str]:
     from llmforge.serve.app import create_app
 
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(project), host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    try:
+    with running(uvicorn.Server(uvicorn.Config(create_app(project), host="127.0.0.1", port=port,
+                                               log_level="error"))):
         yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(60)
-    assert not thread.is_alive(), "the server did not stop"
 
 
 _ADMIN_KEYS: dict[str, str] = {}

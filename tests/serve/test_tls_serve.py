@@ -8,12 +8,9 @@ import shutil
 import ssl
 import subprocess
 import sys
-import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -24,7 +21,7 @@ from llmforge.errors import ConfigError, UsageError  # noqa: E402
 from llmforge.serve import server as server_module  # noqa: E402
 from llmforge.serve.server import DrainingServer, build_server  # noqa: E402
 from llmforge.tls import init_tls, tls_files  # noqa: E402
-from tests.serve.live import free_port  # noqa: E402
+from tests.serve.live import free_port, running  # noqa: E402
 
 
 def _get(url: str, context: ssl.SSLContext | None = None, timeout: float = 5) -> tuple[int, dict]:
@@ -67,21 +64,6 @@ def test_serve_tls_answers_clients_that_trust_the_project_ca(project) -> None:
     assert f"https://127.0.0.1:{port}" in process.stderr.read().decode()
 
 
-@contextmanager
-def _running(server: DrainingServer) -> Iterator[DrainingServer]:
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    try:
-        yield server
-    finally:
-        server.should_exit = True
-        thread.join(60)
-    assert not thread.is_alive()
-
-
 def test_operator_certificates_and_tls_1_2_at_least(project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import uvicorn.config
 
@@ -99,7 +81,7 @@ def test_operator_certificates_and_tls_1_2_at_least(project, tmp_path: Path, mon
     shutil.rmtree(files.folder)   # the operator's files alone must do
     port = free_port()
     server = build_server(project, "127.0.0.1", port, tls_cert=tmp_path / "mine.pem", tls_key=tmp_path / "mine.key")
-    with _running(server):
+    with running(server):
         assert server.config.ssl.minimum_version == ssl.TLSVersion.TLSv1_2
         trusting = ssl.create_default_context(cafile=str(tmp_path / "ca.pem"))
         assert _get(f"https://127.0.0.1:{port}/healthz", trusting)[0] == 200
