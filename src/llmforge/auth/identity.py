@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
@@ -47,7 +48,8 @@ class Caller:
         return self.agents is None or name.removeprefix("agent:") in self.agents
 
 
-def authenticate_bearer(project: Project, authorization: str | None) -> Caller:
+def authenticate_bearer(project: Project, authorization: str | None, *,
+                        unknown: Callable[[], None] | None = None) -> Caller:
     """The caller an ``Authorization`` header value proves to be.
 
     A credential verified in this process is remembered for up to :data:`CACHE_SECONDS` (never past
@@ -55,10 +57,20 @@ def authenticate_bearer(project: Project, authorization: str | None) -> Caller:
     revocation, a disabled user or a new role, made by any process, ends it on the next request,
     and a request costs no catalog round trip (~17 ms) in the meantime.
 
+    Args:
+        unknown: called first when the credential is not a remembered one (a malformed header
+            included), before any catalog read; it may raise to refuse (a server refuses a flood
+            of unknown credentials from one address this way, while known ones pass).
+
     Raises:
         AuthError: missing credentials, a malformed header, or a key or token that does not verify.
     """
-    credential = bearer_credential(authorization)
+    try:
+        credential = bearer_credential(authorization)
+    except AuthError:
+        if unknown is not None:
+            unknown()
+        raise
     entry = (str(project.root), common.sha256_hex(credential))
     epoch = common.auth_epoch(project.root)
     with _CACHE_LOCK:
@@ -66,6 +78,8 @@ def authenticate_bearer(project: Project, authorization: str | None) -> Caller:
         if known is not None and known.epoch == epoch and time.monotonic() < known.until:
             _CACHE.move_to_end(entry)
             return known.caller
+    if unknown is not None:
+        unknown()
     caller, expires = _verify(project, credential)
     lifetime = min(CACHE_SECONDS, (expires - common.utcnow()).total_seconds()) if expires else CACHE_SECONDS
     with _CACHE_LOCK:
@@ -73,18 +87,6 @@ def authenticate_bearer(project: Project, authorization: str | None) -> Caller:
         while len(_CACHE) > CACHE_ENTRIES:
             _CACHE.popitem(last=False)
     return caller
-
-
-def is_remembered(project: Project, authorization: str | None) -> bool:
-    """Whether this header's credential was verified here recently and still stands (no catalog
-    read): lets a server refuse a flood of unknown credentials cheaply while known ones pass."""
-    try:
-        entry = (str(project.root), common.sha256_hex(bearer_credential(authorization)))
-    except AuthError:
-        return False
-    with _CACHE_LOCK:
-        known = _CACHE.get(entry)
-    return known is not None and known.epoch == common.auth_epoch(project.root) and time.monotonic() < known.until
 
 
 def bearer_credential(authorization: str | None) -> str:

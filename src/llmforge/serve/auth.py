@@ -19,7 +19,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from llmforge.auth.identity import Caller, authenticate_bearer, is_remembered
+from llmforge.auth.identity import Caller, authenticate_bearer
 from llmforge.auth.ratelimit import caller_keys
 from llmforge.auth.roles import PERMISSIONS
 from llmforge.errors import AuthError, LlmforgeError, PermissionDenied
@@ -88,10 +88,9 @@ def verify_request(request: Request) -> Caller:
     """
     project, limiter = request.app.state.project, getattr(request.app.state, "limiter", None)
     header, client = request.headers.get("authorization"), client_address(request)
-    if limiter is not None and not is_remembered(project, header):
-        limiter.check_address(client)
+    check = (lambda: limiter.check_address(client)) if limiter is not None else None
     try:
-        return authenticate_bearer(project, header)
+        return authenticate_bearer(project, header, unknown=check)
     except AuthError:
         if limiter is not None:
             limiter.charge_failure(client)
