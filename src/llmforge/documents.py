@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import PurePath
 from typing import Any
 
-from llmforge.catalog import resolve_document_id, transaction
+from llmforge.catalog import LATEST_VERSION, resolve_document_id, transaction
 from llmforge.errors import NotFoundError
 from llmforge.project import Project
 from llmforge.textstore import page_texts
@@ -24,9 +24,7 @@ def list_documents(project: Project, include_all: bool = False) -> list[dict[str
     """Documents, newest first: the latest version of each path, plus failures; ``include_all``
     adds superseded versions. Each says how its pages were read (``methods``) and, for OCR pages,
     the mean ``ocr_confidence`` (None without any)."""
-    where = "" if include_all else (
-        "WHERE status = 'failed' OR version = (SELECT max(version) FROM documents d2 "
-        "WHERE d2.source_path = documents.source_path AND d2.status = 'ingested')")
+    where = "" if include_all else f"WHERE status = 'failed' OR {LATEST_VERSION}"
     with project.catalog() as conn:
         rows = conn.execute(f"SELECT {', '.join(_LIST_COLUMNS + _PAGE_SUMMARY)} FROM documents {where} "
                             "ORDER BY ingested_at DESC, source_path").fetchall()

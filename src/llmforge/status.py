@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from llmforge.catalog import applied_migrations, table_counts
+from llmforge.catalog import LATEST_VERSION, applied_migrations, table_counts
 from llmforge.project import Project
 
 COUNTED = {
@@ -15,9 +15,7 @@ COUNTED = {
 }
 
 
-# The latest ingested version of each path (what search serves), as documents list shows them.
-_LATEST = ("status = 'ingested' AND version = (SELECT max(version) FROM documents d2 "
-           "WHERE d2.source_path = documents.source_path AND d2.status = 'ingested')")
+_LATEST = f"status = 'ingested' AND {LATEST_VERSION}"   # what search serves, as documents list shows it
 
 
 def project_status(project: Project) -> dict[str, Any]:

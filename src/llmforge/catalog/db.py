@@ -166,3 +166,9 @@ def resolve_document_id(conn: Any, prefix: str) -> str:
     if len(matches) > 1:
         raise UsageError(f"document id {prefix!r} is ambiguous: {', '.join(sorted(matches))}")
     return matches[0]
+
+
+# A documents row that is the newest ingested version of its path: what search serves, and what
+# `documents list` and `status` count (written against the table's own name, no alias).
+LATEST_VERSION = ("version = (SELECT max(version) FROM documents d2 "
+                  "WHERE d2.source_path = documents.source_path AND d2.status = 'ingested')")

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from llmforge.catalog import transaction
+from llmforge.catalog import LATEST_VERSION, transaction
 from llmforge.errors import UsageError
 from llmforge.text.language import detect_language
 from llmforge.project import Project
@@ -28,11 +28,7 @@ from llmforge.textstore import catalog_key, page_texts, seal_text
 
 log = logging.getLogger(__name__)
 
-LATEST_DOCUMENTS = """
-    SELECT id FROM documents d WHERE status = 'ingested' AND version = (
-        SELECT max(version) FROM documents d2 WHERE d2.source_path = d.source_path AND d2.status = 'ingested')
-    ORDER BY ingested_at, id
-"""
+LATEST_DOCUMENTS = f"SELECT id FROM documents WHERE status = 'ingested' AND {LATEST_VERSION} ORDER BY ingested_at, id"
 
 
 @dataclass
