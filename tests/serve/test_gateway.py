@@ -83,6 +83,11 @@ def test_login_refresh_and_logout_over_http(project: Project, people: dict[str, 
         third = client.post("/v1/auth/login", json={"username": "ann", "password": PASSWORD}).json()
         assert client.post("/v1/auth/logout", json={"refresh_token": third["refresh_token"]}).status_code == 204
         assert client.post("/v1/auth/refresh", json={"refresh_token": third["refresh_token"]}).status_code == 401
+        client.app.state.audit.flush()
+    from llmforge.auth.audit import list_records
+
+    signed = [(r.action, r.actor) for r in list_records(project, action="auth.")]
+    assert signed == [("auth.login.failed", "ann"), ("auth.login", "ann"), ("auth.login", "ann"), ("auth.logout", None)]
 
 
 def test_admin_routes_create_a_key_shown_once_and_audit_it(project: Project, people: dict[str, str]) -> None:

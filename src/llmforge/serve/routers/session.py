@@ -14,9 +14,8 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
 from llmforge.auth import tokens, users
-from llmforge.auth.audit import record
 from llmforge.errors import ReadOnlyProjectError
-from llmforge.serve.auth import Caller, authenticated
+from llmforge.serve.auth import Caller, authenticated, client_address
 from llmforge.serve.state import ServedProject
 
 router = APIRouter(tags=["auth"])
@@ -31,20 +30,17 @@ class RefreshToken(BaseModel):
     refresh_token: str = Field(min_length=1, max_length=512)
 
 
-def _client(request: Request) -> str | None:
-    return request.client.host if request.client else None
-
-
 @router.post("/v1/auth/login")
 def login(body: Login, request: Request, project: ServedProject) -> dict[str, Any]:
     try:
-        user = users.authenticate(project, body.username, body.password, _client(request))
+        user = users.authenticate(project, body.username, body.password, client_address(request))
     except ReadOnlyProjectError:
         raise   # a replica checks no password at all; the request is in its audit file all the same
     except Exception:
-        record(project, action="auth.login.failed", actor=body.username, client=_client(request))
+        request.app.state.audit.record(action="auth.login.failed", actor=body.username,
+                                       client=client_address(request))
         raise
-    record(project, action="auth.login", actor=user["name"], client=_client(request))
+    request.app.state.audit.record(action="auth.login", actor=user["name"], client=client_address(request))
     return tokens.issue_tokens(project, user["name"])
 
 
@@ -56,7 +52,7 @@ def refresh(body: RefreshToken, project: ServedProject) -> dict[str, Any]:
 @router.post("/v1/auth/logout", status_code=204)
 def logout(body: RefreshToken, request: Request, project: ServedProject) -> None:
     tokens.logout(project, body.refresh_token)
-    record(project, action="auth.logout", client=_client(request))
+    request.app.state.audit.record(action="auth.logout", client=client_address(request))
 
 
 @router.get("/v1/auth/me")
