@@ -38,7 +38,7 @@ def show_document(project: Project, prefix: str) -> dict[str, Any]:
         cursor = conn.execute("SELECT * FROM documents WHERE id = ?", [document_id])
         names = [d[0] for d in cursor.description]
         document = dict(zip(names, cursor.fetchone()))
-        cursor = conn.execute("SELECT page_no, method, ocr_confidence, language, deskew_angle, chars "
+        cursor = conn.execute("SELECT page_no, method, ocr_confidence, language, deskew_angle, rotation, chars "
                               "FROM pages WHERE document_id = ? ORDER BY page_no", [document_id])
         names = [d[0] for d in cursor.description]
         document["pages"] = [dict(zip(names, row)) for row in cursor.fetchall()]

@@ -230,4 +230,10 @@ MIGRATIONS: tuple[Migration, ...] = (
         ALTER TABLE usage ADD COLUMN key_prefix VARCHAR;   -- the API key a request came with (NULL: a token)
         """,
     ),
+    Migration(
+        "010_page_rotation",
+        """
+        ALTER TABLE pages ADD COLUMN rotation INTEGER DEFAULT 0;  -- degrees clockwise a scan was turned upright: 0, 90, 180, 270
+        """,
+    ),
 )

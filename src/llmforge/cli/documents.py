@@ -57,6 +57,7 @@ def show(document_id: IdArgument, project: ProjectOption = None, as_json: JsonOp
         for page in document["pages"]:
             conf = f", confidence {page['ocr_confidence']:.0f}" if page["ocr_confidence"] is not None else ""
             angle = f", deskewed {page['deskew_angle']:.1f}°" if page["deskew_angle"] else ""
+            angle += f", turned {page['rotation']}°" if page.get("rotation") else ""
             stdout.rule(f"page {page['page_no']} · {page['method']}{conf}{angle} · {page['language']}")
             stdout.print(escape(page["text"]), highlight=False)
 

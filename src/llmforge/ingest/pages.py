@@ -14,6 +14,7 @@ class ExtractedPage:
     ocr_confidence: float | None = None
     language: str = ""                 # set by extract_file from the normalised text, for every kind
     deskew_angle: float | None = None
+    rotation: int = 0                  # degrees clockwise OCR turned the page to read it upright
 
 
 @dataclass

@@ -29,7 +29,7 @@ from llmforge.errors import IngestError, UsageError
 from llmforge.ingest.extract import ExtractOptions, extract_file
 from llmforge.ingest.pages import ExtractedDocument
 from llmforge.text.normalize import search_form
-from llmforge.ingest.worker import MAIN_GUARD, IsolatedWorker
+from llmforge.ingest.worker import MAIN_GUARD, ExtractionRunner, IsolatedWorker
 from llmforge.project import Project
 
 log = logging.getLogger(__name__)
@@ -132,7 +132,8 @@ class _Ingestor:
     whole inside its batch, so a crash loses at most the uncommitted batch, never half a document.
     """
 
-    def __init__(self, project: Project, options: ExtractOptions, workers: int) -> None:
+    def __init__(self, project: Project, options: ExtractOptions, workers: int,
+                 runner: Callable[[], ExtractionRunner] | None = None) -> None:
         self.project = project
         self.options = options
         self.settings = project.settings
@@ -146,9 +147,11 @@ class _Ingestor:
                 "SELECT source_path, arg_max(sha256, version) FROM documents WHERE status = 'ingested' "
                 "GROUP BY source_path").fetchall())
         self.claimed: set[str] = set()
-        self.workers: queue.SimpleQueue[IsolatedWorker] = queue.SimpleQueue()
+        self.workers: queue.SimpleQueue[ExtractionRunner] = queue.SimpleQueue()
         offline = bool(self.settings["offline.refuse_network"])
-        self._all_workers = [IsolatedWorker(int(self.settings["ingest.memory_mb"]), offline) for _ in range(workers)]
+        memory_mb = int(self.settings["ingest.memory_mb"])
+        runner = runner or (lambda: IsolatedWorker(memory_mb, offline))
+        self._all_workers = [runner() for _ in range(workers)]
         for worker in self._all_workers:
             self.workers.put(worker)
 
@@ -234,9 +237,10 @@ class _Ingestor:
         # Encrypted: the page text stays in the sealed text blob only (llmforge.textstore reads it back).
         conn.executemany(
             "INSERT INTO pages (document_id, page_no, text, search_text, method, ocr_confidence, "
-            "language, deskew_angle, chars) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "language, deskew_angle, rotation, chars) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [[document_id, p.page_no, "" if self.encrypted else p.text, "" if self.encrypted else search_form(p.text),
-              p.method, p.ocr_confidence, p.language, p.deskew_angle, len(p.text)] for p in extracted.pages])
+              p.method, p.ocr_confidence, p.language, p.deskew_angle, p.rotation, len(p.text)]
+             for p in extracted.pages])
         return FileOutcome(path, INGESTED, document_id, version, len(extracted.pages), notes=extracted.notes)
 
     @staticmethod
@@ -261,7 +265,8 @@ def _pages_json(extracted: ExtractedDocument) -> bytes:
 def ingest_paths(project: Project, paths: Iterable[Path], *, recursive: bool = False,
                  ocr: str | None = None, lang: str | None = None, password: str | None = None,
                  workers: int | None = None, wait: float | None = None,
-                 on_file: Callable[[FileOutcome], None] | None = None) -> IngestReport:
+                 on_file: Callable[[FileOutcome], None] | None = None,
+                 runner: Callable[[], ExtractionRunner] | None = None) -> IngestReport:
     """Ingest files and directories into ``project``; see the module docstring.
 
     Holds the project writer lock while it stores (re-entrant: a caller that holds it already,
@@ -274,6 +279,8 @@ def ingest_paths(project: Project, paths: Iterable[Path], *, recursive: bool = F
         workers: documents extracted in parallel (default: setting ingest.workers).
         wait: seconds to wait for the writer lock (default: setting lock.wait).
         on_file: called after each file, e.g. to advance a progress bar.
+        runner: makes one extraction runner per worker thread (default: an isolated local
+            process each; llmforge.cluster passes one that sends documents to a Ray cluster).
 
     Raises:
         UsageError: a directory without ``recursive``, or no files at all.
@@ -286,18 +293,19 @@ def ingest_paths(project: Project, paths: Iterable[Path], *, recursive: bool = F
         raise UsageError("nothing to ingest: no files found")
     with project.writer_lock("ingest", wait):
         return _ingest(project, files, outcomes, ocr=ocr, lang=lang, password=password, workers=workers,
-                       on_file=on_file)
+                       on_file=on_file, runner=runner)
 
 
 def _ingest(project: Project, files: list[Path], outcomes: list[FileOutcome], *, ocr: str | None,
             lang: str | None, password: str | None, workers: int | None,
-            on_file: Callable[[FileOutcome], None] | None) -> IngestReport:
+            on_file: Callable[[FileOutcome], None] | None,
+            runner: Callable[[], ExtractionRunner] | None) -> IngestReport:
     options = ExtractOptions.from_settings(project.settings, ocr_mode=ocr, lang=lang, password=password,
                                            easyocr_models=os.environ.get("LLMFORGE_EASYOCR_MODELS")
                                            or str(project.path("models") / "easyocr"))
     _clean_interrupted_writes(project)
     count = default_workers(workers if workers is not None else int(project.settings["ingest.workers"]))
-    ingestor = _Ingestor(project, options, count)
+    ingestor = _Ingestor(project, options, count, runner)
     order = {str(path): index for index, path in enumerate(files)}
     pending: list[FileOutcome | _Extracted] = list(outcomes)
     done: list[FileOutcome] = []

@@ -16,7 +16,7 @@ import resource
 import signal
 import traceback
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from llmforge.errors import IngestError
 
@@ -60,6 +60,19 @@ def _serve(conn: Any, memory_mb: int, offline: bool) -> None:
             return
         except Exception as exc:  # noqa: BLE001 — reported as this document's failure, not a crash
             conn.send(("error", f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}".split("\n")[0]))
+
+
+class ExtractionRunner(Protocol):
+    """Where one document is extracted: :class:`IsolatedWorker` here, or a task on a cluster.
+
+    ``run`` calls ``func(*args)`` somewhere contained and returns its result, raising
+    :class:`IngestError` for a document that failed (timeout, memory, crash). One runner serves one
+    thread at a time; ``close`` releases what it holds.
+    """
+
+    def run(self, func: Callable[..., Any], args: tuple[Any, ...], timeout: float) -> Any: ...
+
+    def close(self) -> None: ...
 
 
 class IsolatedWorker:
