@@ -86,13 +86,17 @@ def _check_compatible(meta: dict[str, Any] | None, embedder: Embedder, options: 
 def structure_project(project: Project, *, embedder: str | None = None, chunk_tokens: int | None = None,
                       overlap: int | None = None, reembed: bool = False,
                       wait: float | None = None,
-                      on_progress: Callable[[int, int], None] | None = None) -> StructureReport:
+                      on_progress: Callable[[int, int], None] | None = None,
+                      embed: Callable[[list[str]], Any] | None = None) -> StructureReport:
     """Bring the chunk index up to date with the catalog's documents (see the module docstring),
     holding the project writer lock (re-entrant: a caller that holds it already keeps it).
 
     Args:
         wait: seconds to wait for the writer lock (default: setting lock.wait).
         on_progress: called with (documents done, documents to do).
+        embed: turns a batch of chunk texts into their vectors, one row each (default: the
+            embedder's own ``embed`` in this process; llmforge.cluster passes one that runs on a
+            Ray cluster with the same embedder, so the index is the same either way).
 
     Raises:
         UsageError: a different embedder or chunk size than the index was built with (without
@@ -101,11 +105,12 @@ def structure_project(project: Project, *, embedder: str | None = None, chunk_to
     """
     with project.writer_lock("structure", wait):
         return _structure(project, embedder=embedder, chunk_tokens=chunk_tokens, overlap=overlap, reembed=reembed,
-                          on_progress=on_progress)
+                          on_progress=on_progress, embed=embed)
 
 
 def _structure(project: Project, *, embedder: str | None, chunk_tokens: int | None, overlap: int | None,
-               reembed: bool, on_progress: Callable[[int, int], None] | None) -> StructureReport:
+               reembed: bool, on_progress: Callable[[int, int], None] | None,
+               embed: Callable[[list[str]], Any] | None) -> StructureReport:
     options = StructureOptions.from_settings(project.settings, embedder=embedder,
                                              chunk_tokens=chunk_tokens, overlap=overlap)
     if options.chunk_tokens < 16:
@@ -130,7 +135,7 @@ def _structure(project: Project, *, embedder: str | None, chunk_tokens: int | No
     report = StructureReport(removed_documents=len(stale), embedder=model.name, dim=model.dim)
     _record_meta(project, model, options)
     for batch in _batches(project, todo, options.batch_chunks, model, options):
-        _write_batch(project, index, model, batch)
+        _write_batch(project, index, model, batch, embed or model.embed)
         report.documents += len({chunk_doc for chunk_doc, _, _ in batch})
         report.chunks += sum(len(chunks) for _, chunks, _ in batch)
         report.entities += sum(len(entities) for _, _, entities in batch)
@@ -203,9 +208,10 @@ def find_entities(document_id: str, pages: list[tuple[int, str]], chunks: list[C
     return found
 
 
-def _write_batch(project: Project, index: ChunkIndex, model: Embedder, batch: Batch) -> None:
+def _write_batch(project: Project, index: ChunkIndex, model: Embedder, batch: Batch,
+                 embed: Callable[[list[str]], Any]) -> None:
     chunks = [(document_id, chunk) for document_id, doc_chunks, _ in batch for chunk in doc_chunks]
-    vectors = model.embed([chunk.text for _, chunk in chunks]) if chunks else []
+    vectors = embed([chunk.text for _, chunk in chunks]) if chunks else []
     rows = []
     for (document_id, chunk), vector in zip(chunks, vectors):
         rows.append({"chunk_id": f"{document_id}:{chunk.seq}", "document_id": document_id, "seq": chunk.seq,
