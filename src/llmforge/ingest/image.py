@@ -34,7 +34,8 @@ def extract_image(path: Path, *, lang: str, max_pages: int, max_pixels: int,
                 frame.load()
                 result = ocr(frame.convert("L"), lang)
                 pages.append(ExtractedPage(number, result.text, f"ocr:{result.engine}", result.confidence,
-                                           deskew_angle=result.deskew_angle))
+                                           deskew_angle=result.deskew_angle,
+                                           rotation=result.rotation))
                 if on_page:
                     on_page(number, frames)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:

@@ -53,6 +53,7 @@ class OcrResult:
     deskew_angle: float       # degrees (counter-clockwise) the image was rotated to straighten it
     engine: str               # "tesseract" / "easyocr"
     steps: tuple[str, ...]    # preprocessing steps applied, e.g. ("deskew", "median", "otsu")
+    rotation: int = 0         # degrees clockwise the page was turned to read it upright: 0/90/180/270
 
 
 @dataclass(frozen=True)
