@@ -16,6 +16,7 @@ line on stderr and the exit code it carries, never a traceback (``--debug`` show
     │   └── IntegrityError                  stored bytes do not match their hash or tag
     ├── IngestError                         one input file cannot be ingested (the batch goes on)
     ├── TrainError                          a dataset, base model, training run or export cannot proceed
+    ├── AuditError                          an audit chain that does not verify, refused for import
     ├── BusyError                           the server cannot take it now: a model queue full past
     │                                       serve.request_timeout, or the server stopping
     ├── ModelUnavailableError               (HTTP 503) a listed model cannot be loaded now
@@ -91,6 +92,10 @@ class BusyError(LlmforgeError):
 class ModelUnavailableError(LlmforgeError):
     """A listed model that cannot be loaded now (a missing or broken file, too little memory):
     the server's fault, not the caller's, so HTTP answers 503 and names no file."""
+
+
+class AuditError(LlmforgeError):
+    pass
 
 
 class AuthError(LlmforgeError):

@@ -29,6 +29,8 @@ records and a background thread appends them, in order, in batches.
 A server on a read-only project (a replica serving a snapshot) cannot write the catalog, and must
 not drop its records either: it appends them to a file of its own (JSON Lines, one record per
 line, chained exactly as the catalog's records are, from seq 1), which :func:`verify_file` checks.
+:func:`import_file` brings a verified replica file into the catalog's chain, so one log holds
+every replica's requests, each imported record naming the file record it copies.
 """
 
 from __future__ import annotations
@@ -52,7 +54,7 @@ import duckdb
 
 from llmforge.batching import BatchWriter
 from llmforge.catalog import transaction
-from llmforge.errors import CatalogError, UsageError
+from llmforge.errors import AuditError, CatalogError, UsageError
 from llmforge.project import Project
 
 log = logging.getLogger(__name__)
@@ -444,3 +446,97 @@ def _file_rows(handle: Any) -> Iterator[tuple | str]:
                    f["latency_ms"], details, f["prev_hash"], f["hash"])
         except (ValueError, KeyError, TypeError, AttributeError):
             yield f"line {number} holds no audit record (torn by a crash, or edited)"
+
+
+# --- a replica's file brought into the catalog's chain ---------------------------------------------
+
+IMPORT_BATCH = 1000   # records per transaction: a big file goes in as several, resumable at each
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    """What :func:`import_file` did with one replica file."""
+
+    replica: str
+    chain: str                  # hash of the file's first record: names the replica's chain
+    file_head: str | None       # SEQ:HASH of the file's last record, verified
+    imported: int               # records copied by this call
+    already: int                # records of the file copied by earlier imports
+    head: str | None            # SEQ:HASH of the catalog's chain afterwards
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def import_file(project: Project, path: Path, replica: str | None = None,
+                expect_head: str | None = None) -> ImportResult:
+    """Copy the records of a replica's audit file (``serve --audit-file``) into the catalog's chain.
+
+    The file must verify first (and contain ``expect_head`` when given); a file that does not is
+    refused whole. Each copied record keeps its time, actor, key prefix, client, action, target,
+    status and latency; its details become ``{"replica": {name, chain, seq, hash}, "details": ...}``
+    so it names the record it copies, and the catalog chains it like any other. An
+    ``audit.import`` record closes each import with the file's verified head, so the catalog's
+    chain commits to that replica's chain up to there.
+
+    Importing is idempotent and incremental: records already imported from the same chain (named
+    by the hash of its first record) are skipped, and a file that grew since is imported from where
+    the last import stopped, after checking that the record it stopped at is unchanged.
+
+    Raises:
+        AuditError: the file does not verify, or it no longer holds what an earlier import copied
+            (rewritten or truncated since).
+        ReadOnlyProjectError: the catalog cannot be written here.
+    """
+    project.require_writable("the audit log")
+    result = verify_file(path, expect_head)
+    if not result.ok:
+        raise AuditError(f"refusing to import {path.name}: {result.reason}")
+    name = replica or path.stem
+    records = _file_records(path)
+    if not records:
+        return ImportResult(name, "", None, 0, 0, verify(project).head)
+    chain = records[0].hash
+    done_seq, done_hash = _imported_head(project, chain)
+    if done_seq > len(records):
+        raise AuditError(f"refusing to import {path.name}: records up to {done_seq} of this replica's chain were "
+                         f"imported before, but the file ends at record {len(records)} (truncated?)")
+    if done_seq and records[done_seq - 1].hash != done_hash:
+        raise AuditError(f"refusing to import {path.name}: its record {done_seq} differs from the one imported "
+                         "before (the file was rewritten)")
+    todo = records[done_seq:]
+    head = None
+    for start in range(0, len(todo), IMPORT_BATCH):
+        batch = [_copied(record, name, chain) for record in todo[start:start + IMPORT_BATCH]]
+        if start + IMPORT_BATCH >= len(todo):
+            batch.append(_event("audit.import", LOCAL_ACTOR, None, "cli", path.name, None, None, {
+                "replica": name, "chain": chain, "from_seq": todo[0].seq, "to_seq": todo[-1].seq,
+                "file_head": result.head, "records": len(todo)}))
+        stored = append(project, batch)
+        head = f"{stored[-1].seq}:{stored[-1].hash}"
+    log.info("imported %d audit records of %s (%d already there)", len(todo), name, done_seq)
+    return ImportResult(name, chain, result.head, len(todo), done_seq, head or verify(project).head)
+
+
+def _file_records(path: Path) -> list[AuditRecord]:
+    with open(path, encoding="utf-8") as handle:
+        return [_from_row(row) for row in _file_rows(handle) if not isinstance(row, str)]
+
+
+def _imported_head(project: Project, chain: str) -> tuple[int, str]:
+    """``(seq, hash)`` of the last record of ``chain`` imported so far; ``(0, "")`` when none."""
+    with project.catalog() as conn:
+        row = conn.execute(
+            "SELECT CAST(json_extract_string(details, '$.replica.seq') AS BIGINT) AS seq, "
+            "json_extract_string(details, '$.replica.hash') FROM audit_log "
+            "WHERE json_extract_string(details, '$.replica.chain') = ? ORDER BY seq DESC LIMIT 1",
+            [chain]).fetchone()
+    return (int(row[0]), str(row[1])) if row else (0, "")
+
+
+def _copied(record: AuditRecord, replica: str, chain: str) -> AuditRecord:
+    """An unchained copy of a replica's record that names the original."""
+    details = {"replica": {"name": replica, "chain": chain, "seq": record.seq, "hash": record.hash},
+               "details": redact(record.details) if record.details is not None else None}
+    return AuditRecord(0, record.ts, record.action, record.actor, record.key_prefix, record.client, record.target,
+                       record.status, record.latency_ms, details, "", "")

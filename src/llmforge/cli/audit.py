@@ -1,4 +1,5 @@
-"""``llmforge audit list|verify``: read the hash-chained audit log and check it is intact."""
+"""``llmforge audit list|verify|import``: read the hash-chained audit log, check it is intact, and
+bring read-only replicas' audit files into it."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from rich.markup import escape
 
 from llmforge.cli._common import JsonOption, ProjectOption, emit, open_project, print_json, stderr, stdout
 
-audit_app = typer.Typer(help="The audit log of security-relevant actions: list it, verify its hash chain.",
+audit_app = typer.Typer(help="The audit log of security-relevant actions: list it, verify its hash chain, "
+                        "import replicas' audit files.",
                         no_args_is_help=True)
 
 
@@ -68,6 +70,41 @@ def verify(expect_head: Annotated[str | None, typer.Option(
         if not as_json:
             stderr.print(f"error: {result.reason}", highlight=False, markup=False, soft_wrap=True)
         raise typer.Exit(1)
+
+
+@audit_app.command("import")
+def import_(files: Annotated[list[Path], typer.Argument(
+                help="Audit files of read-only replicas (`serve --audit-file`).", show_default=False)],
+            replica: Annotated[str | None, typer.Option(
+                help="The replica's name in the copied records (default: each file's name without its "
+                "extension). Only with one file.")] = None,
+            expect_head: Annotated[str | None, typer.Option(
+                "--expect-head", metavar="SEQ:HASH",
+                help="A head of the file printed by an earlier verify: refuse the file unless it holds it.")] = None,
+            project: ProjectOption = None, as_json: JsonOption = False) -> None:
+    """Copy replicas' audit records into this project's chain (only what earlier imports did not).
+
+    Each file must verify first; a file that does not, or that no longer holds what an earlier
+    import copied, is refused whole (exit 1) and the files after it are not read. Acts as the
+    local operator, and records an audit.import with the file's verified head.
+    """
+    from llmforge.auth.audit import import_file
+
+    if replica and len(files) > 1:
+        raise typer.BadParameter("--replica names one file's replica; give one file with it")
+    target = open_project(project)
+    results = []
+    for file in files:
+        result = import_file(target, file, replica, expect_head)
+        results.append(result.to_dict())
+        if not as_json:
+            stdout.print(f"{escape(result.replica)}: imported {result.imported} records "
+                         f"({result.already} were already here); file head {result.file_head or 'none'}",
+                         highlight=False)
+    if as_json:
+        print_json({"imports": results, "head": results[-1]["head"] if results else None})
+    elif results:
+        stdout.print(f"audit log head {results[-1]['head']}", highlight=False)
 
 
 def register(app: typer.Typer) -> None:
