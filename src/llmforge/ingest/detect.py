@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import posixpath
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from xml.etree import ElementTree
 
 from llmforge.errors import IngestError
 
@@ -86,15 +88,67 @@ def _zip_kind(path: Path) -> Detected:
     try:
         with zipfile.ZipFile(path) as archive:
             names = set(archive.namelist())
+            main = main_part_name(archive)
     except (zipfile.BadZipFile, OSError) as exc:
         raise IngestError(f"corrupt or truncated ZIP/DOCX container: {exc}") from None
-    if "word/vbaProject.bin" in names:
+    if any(name == "vbaProject.bin" or name.endswith("/vbaProject.bin") for name in names):
         raise IngestError("unsupported file type: a macro-enabled Word file (.docm); save it as DOCX")
-    if "word/document.xml" in names or any(n.startswith("word/document") for n in names):
+    if main or "word/document.xml" in names or any(n.startswith("word/document") for n in names):
         return Detected(DOCX, "application/vnd.openxmlformats-officedocument.wordprocessingml.document")
     if "xl/workbook.xml" in names or "ppt/presentation.xml" in names:
         raise IngestError("unsupported file type: an Excel or PowerPoint file (only DOCX among Office formats)")
     raise IngestError("unsupported file type: a ZIP archive that is not a DOCX; unpack it first")
+
+
+_RELATIONSHIP = "{http://schemas.openxmlformats.org/package/2006/relationships}Relationship"
+_OFFICE_DOCUMENT = ("http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument",
+                    "http://purl.oclc.org/ooxml/officeDocument/relationships/officeDocument")
+_WORD_MAIN = "application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"
+_MAX_PACKAGE_XML = 1_000_000  # relationships and content types are a few KB; more is not a DOCX
+
+
+def main_part_name(archive: zipfile.ZipFile) -> str | None:
+    """The archive member holding a Word package's main document, found the way Word finds it.
+
+    The package relationships (``_rels/.rels``) name the officeDocument part; most producers put it
+    at ``word/document.xml`` but any name is valid, so the name alone proves nothing. The part must
+    exist and ``[Content_Types].xml`` must declare it a Word main document (an Excel or PowerPoint
+    package has an officeDocument relationship too). None when the archive is not such a package.
+    Both files are read only when small, so a crafted archive cannot make this step expensive.
+    """
+    rels = _small_xml(archive, "_rels/.rels")
+    types = _small_xml(archive, "[Content_Types].xml")
+    if rels is None or types is None:
+        return None
+    for relationship in rels.iter(_RELATIONSHIP):
+        if relationship.get("Type") in _OFFICE_DOCUMENT and relationship.get("TargetMode") != "External":
+            name = posixpath.normpath(relationship.get("Target", "").lstrip("/"))
+            if name in archive.NameToInfo and _content_type(types, name) == _WORD_MAIN:
+                return name
+    return None
+
+
+def _small_xml(archive: zipfile.ZipFile, name: str) -> ElementTree.Element | None:
+    info = archive.NameToInfo.get(name)
+    if info is None or info.file_size > _MAX_PACKAGE_XML:
+        return None
+    try:
+        return ElementTree.fromstring(archive.read(info))
+    except (ElementTree.ParseError, zipfile.BadZipFile, OSError, ValueError):
+        return None
+
+
+def _content_type(types: ElementTree.Element, name: str) -> str:
+    """The content type [Content_Types].xml gives part ``name``: its Override, else its Default."""
+    default = ""
+    extension = name.rpartition(".")[2].lower()
+    for entry in types:
+        tag = entry.tag.rpartition("}")[2]
+        if tag == "Override" and entry.get("PartName", "").lstrip("/") == name:
+            return entry.get("ContentType", "")
+        if tag == "Default" and entry.get("Extension", "").lower() == extension:
+            default = entry.get("ContentType", "")
+    return default
 
 
 def _looks_like_text(head: bytes) -> bool:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from llmforge.errors import IngestError
+from llmforge.ingest.detect import main_part_name
 from llmforge.ingest.pages import ExtractedDocument, ExtractedPage
 
 W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
@@ -112,7 +113,7 @@ def _strict_body(path: Path) -> Any | None:
             rels = archive.read("_rels/.rels")
             if b"purl.oclc.org/ooxml/officeDocument/relationships/officeDocument" not in rels:
                 return None
-            xml = archive.read("word/document.xml")
+            xml = archive.read(main_part_name(archive) or "word/document.xml")
         for strict, transitional in _STRICT_NAMESPACES.items():
             xml = xml.replace(strict, transitional)
         return parse_xml(xml).find(W + "body")
