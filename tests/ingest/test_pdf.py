@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from llmforge.errors import IngestError
+from llmforge.ingest.ocr import OcrResult
 from llmforge.ingest.pdf import extract_pdf, parse_pdf_date
 from tests.assets import encrypted_pdf, text_pdf
 
@@ -65,15 +66,13 @@ def test_empty_page_goes_to_ocr_and_never_means_never(tmp_path: Path) -> None:
     path = write(tmp_path, "blank.pdf", text_pdf(["", "Some real text on the second page of this file."]))
     seen = []
 
-    class Result:
-        text, engine, confidence, deskew_angle, language = "recognised words from the scan", "fake", 91.0, 0.0, "eng"
-
     def fake_ocr(image, lang):  # noqa: ANN001
         seen.append(image.size)
-        return Result()
+        return OcrResult("recognised words from the scan", 91.0, "eng", 0.0, "fake", (), rotation=90)
 
     document = extract(path, ocr=fake_ocr)
     assert document.pages[0].method == "ocr:fake" and document.pages[0].ocr_confidence == 91.0
+    assert document.pages[0].rotation == 90 and document.pages[1].rotation == 0
     assert document.pages[1].method == "text-layer"
     assert len(seen) == 1 and seen[0][0] > 1000  # rendered at 150 dpi: 8.5 in → 1275 px
     never = extract(path, ocr_mode="never")
@@ -138,8 +137,5 @@ def test_cid_garbage_layer_goes_to_ocr(tmp_path: Path) -> None:
     garbage = "".join(f"(cid:{n})" for n in range(60))
     path = write(tmp_path, "cid.pdf", text_pdf([garbage]))
 
-    class Result:
-        text, engine, confidence, deskew_angle, language = "short", "fake", 80.0, 0.0, "eng"
-
-    document = extract(path, ocr=lambda image, lang: Result())
+    document = extract(path, ocr=lambda image, lang: OcrResult("short", 80.0, "eng", 0.0, "fake", ()))
     assert document.pages[0].method == "ocr:fake" and document.pages[0].text == "short"

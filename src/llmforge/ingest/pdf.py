@@ -102,7 +102,7 @@ def _extract_page(page: pdfium.PdfPage, index: int, fallback: _PypdfFallback, oc
     if ocr_mode == "auto" and found.quality >= USABLE_QUALITY and count_letters(result.text) < found.letters:
         return ExtractedPage(index + 1, text, "text-layer")
     return ExtractedPage(index + 1, result.text, f"ocr:{result.engine}", result.confidence,
-                         deskew_angle=result.deskew_angle)
+                         deskew_angle=result.deskew_angle, rotation=result.rotation)
 
 
 def render_page(page: pdfium.PdfPage, dpi: int, max_pixels: int) -> Any:
