@@ -140,8 +140,26 @@ def score(rows: list[dict], language: str) -> dict:
     out["cites_gold_passage"] = sum(row["gold_passage"] in row["cited"] for row, _ in pairs) / n
     out["false_refusals"] = sum(row["refused"] for row, _ in pairs) / n
     out["refused_when_absent"] = sum(row["refused"] for row in absent) / len(absent) if absent else None
+    out["losses"] = losses(pairs, language)
     out["met"] = {name: out[name] is not None and out[name] >= target for name, target in TARGETS.items()}
     return out
+
+
+def losses(pairs: list[tuple[dict, dict]], language: str) -> dict[str, int]:
+    """Why the pipeline scored below the gold paragraph, question by question: the gold passage was
+    not among those shown to the model, a check refused (by its reason), or the model answered
+    worse from the passages it was shown."""
+    from llmforge.text.qa_metrics import token_f1
+
+    causes: dict[str, int] = {}
+    for row, given in pairs:
+        scored = 0.0 if row["refused"] else token_f1(row["answer"], row["golds"], language)
+        if scored >= token_f1(given["answer"], row["golds"], language):
+            continue
+        cause = ("gold passage not shown" if row["gold_passage"] not in row["shown"] else
+                 f"refused: {row['reason']}" if row["refused"] else "answered worse")
+        causes[cause] = causes.get(cause, 0) + 1
+    return causes
 
 
 def main() -> None:
@@ -266,6 +284,7 @@ def main() -> None:
                   f"contains {gold['contains']:.0%}) with the gold paragraph: ratio {ratio}; "
                   f"{to_gold} of {row['citations']} citations point at the gold passage; "
                   f"refused {row['false_refusals']:.0%}; {row['absent']} absent: refused {refused}")
+            print(f"    below the gold paragraph: {', '.join(f'{n} {cause}' for cause, n in row['losses'].items()) or 'none'}")
         print(f"{summary['seconds']} s")
         print("RESULT " + json.dumps(summary, ensure_ascii=False))
 
