@@ -91,6 +91,10 @@ SEARCH_MODES = ("hybrid", "vector", "keyword")
 QUERY_LANGUAGES = ("auto", "ara", "eng")            # a search query's language, for keyword analysis
 OCR_LANGUAGES = ("auto", "ara", "eng", "ara+eng")   # auto: chosen per page
 OCR_MODES = ("auto", "always", "never")
+# What `ingest --recursive` leaves out unless told otherwise: licences and source code, which a
+# checked-out project or a software archive holds beside its documents and which read as text.
+DEFAULT_INGEST_EXCLUDE = ("LICENSE*,LICENCE*,COPYING*,NOTICE*,*.py,*.pyc,*.js,*.ts,*.c,*.h,*.cc,*.cpp,*.java,"
+                          "*.go,*.rs,*.rb,*.php,*.sh,*.bat,*.ps1,*.lock")
 
 
 SETTINGS: tuple[Setting, ...] = (
@@ -119,6 +123,10 @@ SETTINGS: tuple[Setting, ...] = (
             "Largest total a DOCX (a ZIP archive) may unpack to, in MB."),
     Setting("ingest.max_zip_ratio", float, 200.0,
             "Highest compression ratio of a large DOCX part before it is refused as a zip bomb."),
+    Setting("ingest.include", str, "",
+            "Comma-separated globs: only files found in directories that match one are ingested ('': all)."),
+    Setting("ingest.exclude", str, DEFAULT_INGEST_EXCLUDE,
+            "Comma-separated globs of files found in directories that are not ingested ('': none)."),
     Setting("ingest.timeout", float, 900.0, "Seconds one document's extraction and OCR may take."),
     Setting("ingest.memory_mb", int, 4096, "Address-space limit of each extraction worker process, in MB."),
     Setting("ocr.engine", str, "tesseract", "OCR engine: tesseract, or easyocr where its weights are on disk."),

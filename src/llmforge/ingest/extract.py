@@ -7,14 +7,14 @@ would, with :func:`register_extractor`.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from llmforge.errors import IngestError
-from llmforge.ingest.detect import DOCX, IMAGE, PDF, TEXT, detect
-from llmforge.ingest.pages import ExtractedDocument
+from llmforge.ingest.detect import DOCX, IMAGE, PDF, TEXT, Detected, detect
+from llmforge.ingest.pages import ExtractedDocument, ExtractedPage
 from llmforge.text.language import detect_language
 from llmforge.text.normalize import normalize_text
 
@@ -52,7 +52,7 @@ class ExtractOptions:
 @dataclass(frozen=True)
 class Extractor:
     kind: str
-    extract: Callable[[Path, ExtractOptions], ExtractedDocument]
+    extract: Callable[[Path, ExtractOptions], ExtractedDocument]   # its pages a list or an iterator
     description: str
 
 
@@ -113,8 +113,11 @@ for _builtin in (
     register_extractor(_builtin)
 
 
-def extract_file(path: Path, options: ExtractOptions) -> tuple[str, str, ExtractedDocument]:
-    """``(kind, mime, document)`` for one file, pages normalised and languages detected.
+def extract_stream(path: Path, options: ExtractOptions) -> Iterator[Detected | ExtractedPage | ExtractedDocument]:
+    """One file as a stream, so a document larger than memory is never whole: first what the file
+    was detected as, then each page as the extractor gives it (normalised, its language detected),
+    last the document's metadata and notes (an :class:`ExtractedDocument` without pages: an
+    extractor that yields its pages lazily may add notes while they are read).
 
     Raises:
         IngestError: the file is empty, too large, of an unsupported type, corrupt, encrypted...
@@ -124,10 +127,22 @@ def extract_file(path: Path, options: ExtractOptions) -> tuple[str, str, Extract
         raise IngestError(f"file of {size / MB:.1f} MB is over the limit of {options.max_file_mb:g} MB "
                           "(ingest.max_file_mb)")
     detected = detect(path)
+    yield detected
     document = EXTRACTORS[detected.kind].extract(path, options)
     for page in document.pages:
         page.text = normalize_text(page.text)
         page.language = detect_language(page.text)
-    if detected.note:
-        document.notes.insert(0, detected.note)
+        yield page
+    notes = [detected.note, *document.notes] if detected.note else document.notes
+    yield ExtractedDocument(pages=[], metadata=document.metadata, notes=notes)
+
+
+def extract_file(path: Path, options: ExtractOptions) -> tuple[str, str, ExtractedDocument]:
+    """``(kind, mime, document)`` for one file, its pages in a list: :func:`extract_stream` whole.
+
+    Raises:
+        IngestError: as :func:`extract_stream`.
+    """
+    detected, *pages, document = extract_stream(path, options)
+    document.pages = pages
     return detected.kind, detected.mime, document

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +20,9 @@ class ExtractedPage:
 
 @dataclass
 class ExtractedDocument:
-    pages: list[ExtractedPage]
+    """A document's pages, a list or an iterator: an extractor that yields them one at a time (a
+    large text file does) lets the pipeline store a document larger than memory."""
+
+    pages: list[ExtractedPage] | Iterator[ExtractedPage]
     metadata: dict[str, Any] = field(default_factory=dict)  # title, author, created, ...
     notes: list[str] = field(default_factory=list)          # things the operator should know

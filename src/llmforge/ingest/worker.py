@@ -6,6 +6,10 @@ at the deadline, and a crash takes down only that document. Children come from a
 (cheap to start, and safe beside the parent's threads) and are reused from document to document
 (starting one costs ~30 ms, more than extracting a small file); one that timed out, crashed or ran
 out of memory is replaced by a fresh one.
+
+A document larger than memory is never whole in either process: :meth:`IsolatedWorker.stream`
+runs a generator in the child and hands its items (pages) to the parent one at a time, through a
+pipe whose small buffer holds the child back until the parent has taken the previous one.
 """
 
 from __future__ import annotations
@@ -14,8 +18,9 @@ import multiprocessing
 import os
 import resource
 import signal
+import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
 from llmforge.errors import IngestError
@@ -48,11 +53,16 @@ def _serve(conn: Any, memory_mb: int, offline: bool) -> None:
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     while True:
         try:
-            func, args = conn.recv()
+            func, args, streamed = conn.recv()
         except (EOFError, OSError):
             return
         try:
-            conn.send(("ok", func(*args)))
+            if streamed:
+                for item in func(*args):
+                    conn.send(("item", item))
+                conn.send(("ok", None))
+            else:
+                conn.send(("ok", func(*args)))
         except IngestError as exc:
             conn.send(("error", str(exc)))
         except MemoryError:
@@ -68,11 +78,33 @@ class ExtractionRunner(Protocol):
     ``run`` calls ``func(*args)`` somewhere contained and returns its result, raising
     :class:`IngestError` for a document that failed (timeout, memory, crash). One runner serves one
     thread at a time; ``close`` releases what it holds.
+
+    A runner may also offer ``stream(func, args, timeout)``, as :class:`IsolatedWorker` does: the
+    same for a generator function, yielding its items as they come. The pipeline streams pages
+    through it where it exists, and otherwise calls ``run(extract_file, (path, options), timeout)``
+    and gets each document whole.
     """
 
     def run(self, func: Callable[..., Any], args: tuple[Any, ...], timeout: float) -> Any: ...
 
     def close(self) -> None: ...
+
+
+_LIVE: set[int] = set()   # the children alive, each the leader of its own process group
+
+
+def stop_all() -> None:
+    """Kill every extraction child of this process and what each started, from any thread (on
+    Ctrl-C: the threads waiting on them see them gone and end now, not after the document)."""
+    for group in list(_LIVE):
+        try:
+            os.killpg(group, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+def _deadline(timeout: float) -> float | None:
+    return time.monotonic() + timeout if timeout > 0 else None
 
 
 class IsolatedWorker:
@@ -90,6 +122,7 @@ class IsolatedWorker:
         self._conn, child_end = context.Pipe()
         self._process = context.Process(target=_serve, args=(child_end, self.memory_mb, self.offline), daemon=True)
         self._process.start()
+        _LIVE.add(self._process.pid)
         child_end.close()
 
     def run(self, func: Callable[..., Any], args: tuple[Any, ...], timeout: float) -> Any:
@@ -98,19 +131,55 @@ class IsolatedWorker:
         Raises:
             IngestError: the function raised, ran out of memory, crashed or ran past ``timeout``.
         """
+        self._send(func, args, streamed=False)
+        return self._receive(_deadline(timeout), timeout)[1]
+
+    def stream(self, func: Callable[..., Iterator[Any]], args: tuple[Any, ...], timeout: float) -> Iterator[Any]:
+        """The items of the generator ``func(*args)`` run in the child, as it yields them.
+
+        Leaving the loop early stops the child (it would otherwise wait to hand over its next item).
+
+        Raises:
+            IngestError: as :meth:`run`, ``timeout`` counting the whole stream.
+        """
+        self._send(func, args, streamed=True)
+        deadline = _deadline(timeout)
+        settled = False   # the child finished, reported an error or is gone: nothing to stop
+        try:
+            while True:
+                try:
+                    status, value = self._receive(deadline, timeout)
+                except IngestError:
+                    settled = True
+                    raise
+                if status == "ok":
+                    settled = True
+                    return
+                yield value
+        finally:
+            if not settled:
+                self.close()
+
+    def _send(self, func: Callable[..., Any], args: tuple[Any, ...], streamed: bool) -> None:
         if self._process is None or not self._process.is_alive():
             self._start()
         try:
-            self._conn.send((func, args))
-            if not self._conn.poll(timeout if timeout > 0 else None):
+            self._conn.send((func, args, streamed))
+        except (BrokenPipeError, ConnectionResetError):
+            raise IngestError(self._death_reason()) from None
+
+    def _receive(self, deadline: float | None, timeout: float) -> tuple[str, Any]:
+        """The child's next message: ``("item", x)`` or ``("ok", result)``; raises for the others."""
+        try:
+            if not self._conn.poll(None if deadline is None else max(0.0, deadline - time.monotonic())):
                 self.close()
                 raise IngestError(f"took longer than {timeout:g} s (ingest.timeout) and was stopped")
             status, value = self._conn.recv()
         except (EOFError, BrokenPipeError, ConnectionResetError):
             raise IngestError(self._death_reason()) from None
         self._answered = True
-        if status == "ok":
-            return value
+        if status in ("ok", "item"):
+            return status, value
         if status == "fatal":
             self.close()
         raise IngestError(value)
@@ -132,6 +201,7 @@ class IsolatedWorker:
         if process is None:
             return
         if process.pid is not None:
+            _LIVE.discard(process.pid)
             try:
                 os.killpg(process.pid, signal.SIGKILL)  # the worker and whatever it started
             except (ProcessLookupError, PermissionError):
