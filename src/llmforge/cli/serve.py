@@ -4,18 +4,17 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from collections.abc import Iterator
+from typing import Annotated, Any
 
 import typer
 from rich import box
 from rich.table import Table
 
+from llmforge.cli.client import OFF, ServerOption, chosen, without_nones
 from llmforge.cli._common import (JsonOption, ProjectOption, StdinOption, emit, note, open_project, stderr, stdout,
                                   text_argument)
 
-if TYPE_CHECKING:
-    from llmforge.inference.rag import AgentSettings
-    from llmforge.project import Project
 
 
 def serve(
@@ -85,24 +84,33 @@ def ask(
     agent: Annotated[str | None, typer.Option(help="Answer as this agent (see `llmforge agents`).")] = None,
     show_sources: Annotated[bool, typer.Option("--sources", help="Also print every passage the model saw.")] = False,
     from_stdin: StdinOption = False,
+    server: ServerOption = None,
     project: ProjectOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Answer a question from the documents, with citations (document, page).
 
     In a terminal the answer appears as the model writes it; with --json, ``timings`` says where
-    the time went (retrieval, model load, prompt evaluation, generation, total)."""
+    the time went (retrieval, model load, prompt evaluation, generation, total). When the
+    project's `llmforge serve` runs, it answers, with its model already loaded (--model, which
+    may name a file, is answered here)."""
     from rich.markup import escape
 
-    from llmforge.inference.agents import agent_settings
-    from llmforge.inference.rag import ask as run_ask
-
     question = text_argument(question, from_stdin, "question")
-    opened = open_project(project)
-    agent_id, settings = agent_settings(opened, agent, model=model, k=k)
+    opened = None if server and server != OFF else open_project(project)
+    warm = chosen(server, opened.root if opened else None) if model is None or opened is None else None
     streaming = stdout.is_terminal and not as_json
-    answer = _streamed_answer(opened, question, settings) if streaming else \
-        run_ask(opened, question, settings).to_dict()
+    if warm is not None:
+        body = without_nones({"question": question, "agent": agent, "k": k, "model": model, "stream": streaming})
+        answer = _shown_while_written(warm.events("/v1/ask", body)) if streaming else warm.post("/v1/ask", body)
+        agent_id = answer.pop("agent")
+    else:
+        from llmforge.inference.agents import agent_settings
+        from llmforge.inference.rag import ask as run_ask, ask_stream
+
+        agent_id, settings = agent_settings(opened, agent, model=model, k=k)
+        answer = _shown_while_written(ask_stream(opened, question, settings)) if streaming else \
+            run_ask(opened, question, settings).to_dict()
 
     def render() -> None:
         stdout.print(escape(answer["answer"]), highlight=False)
@@ -121,18 +129,17 @@ def ask(
     emit({**answer, "agent": agent_id}, as_json, render)
 
 
-def _streamed_answer(project: Project, question: str, settings: AgentSettings) -> dict[str, Any]:
-    """The answer's final event from :func:`~llmforge.inference.rag.ask_stream`, its pieces shown
-    as they come meanwhile. They are cleared at the end: the answer as checked, cleaned and cited
-    is printed in their place (a refusal replaces them; a restart clears them too)."""
+def _shown_while_written(events: Iterator[dict[str, Any]]) -> dict[str, Any]:
+    """The answer's final event from :func:`~llmforge.inference.rag.ask_stream` (or a server's
+    stream of the same events), its pieces shown as they come meanwhile. They are cleared at the
+    end: the answer as checked, cleaned and cited is printed in their place (a refusal replaces
+    them; a restart clears them too)."""
     from rich.live import Live
     from rich.text import Text
 
-    from llmforge.inference.rag import ask_stream
-
     written, final = "", {}
     with Live(Text(), console=stdout, transient=True, auto_refresh=False) as live:
-        for event in ask_stream(project, question, settings):   # deltas and restarts, then the answer
+        for event in events:   # deltas and restarts, then the answer
             if event["type"] == "answer":
                 final = event
                 break

@@ -9,8 +9,10 @@ from rich import box
 from rich.markup import escape
 from rich.table import Table
 
+from llmforge.cli.client import OFF, ServerOption, chosen, without_nones
 from llmforge.cli._common import (JsonOption, ProjectOption, StdinOption, WaitOption, choice_enum, emit, open_project,
                                   progress_bar, stdout, text_argument)
+from llmforge.cli.cluster import ClusterOption, cluster_call
 from llmforge.settings import QUERY_LANGUAGES, SEARCH_MODES
 
 
@@ -21,15 +23,18 @@ def structure(
     overlap: Annotated[int | None, typer.Option(min=0, help="Overlap in tokens.", show_default=False)] = None,
     reembed: Annotated[bool, typer.Option("--reembed", help="Rebuild the whole index (new embedder or sizes).")] = False,
     wait: WaitOption = None,
+    cluster: ClusterOption = None,
     project: ProjectOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Chunk, tag entities and embed what was ingested (only new or changed documents)."""
     from llmforge.structure.pipeline import structure_project
 
+    opened = open_project(project)
+    structure_all = cluster_call(opened, cluster, structure_project, "cluster_structure")  # embedding here or on Ray
     with progress_bar("structuring", None) as advance:
-        report = structure_project(open_project(project), embedder=embedder, chunk_tokens=chunk_tokens,
-                                   overlap=overlap, reembed=reembed, wait=wait, on_progress=lambda done, total: advance(0))
+        report = structure_all(opened, embedder=embedder, chunk_tokens=chunk_tokens,
+                               overlap=overlap, reembed=reembed, wait=wait, on_progress=lambda done, total: advance(0))
     emit(report.to_dict(), as_json, lambda: stdout.print(
         f"{report.documents} documents structured: {report.chunks} chunks, {report.entities} entities; "
         f"{report.removed_documents} removed; index holds {report.total_chunks} chunks "
@@ -55,24 +60,35 @@ def search(
                                               show_default=False)] = None,
     lang: Annotated[Lang, typer.Option(help="Query language for keyword analysis.")] = Lang["auto"],
     from_stdin: StdinOption = False,
+    server: ServerOption = None,
     project: ProjectOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Ranked chunks for a query, each with its citation (document, page) and a snippet."""
-    from llmforge.structure.search import search as run_search
+    """Ranked chunks for a query, each with its citation (document, page) and a snippet.
 
+    When the project's `llmforge serve` runs, it answers (the same results, without loading the
+    index here)."""
     query = text_argument(query, from_stdin, "query")
-    result = run_search(open_project(project), query, k=k, mode=mode.value if mode else None, lang=lang.value)
+    options = {"k": k, "mode": mode.value if mode else None, "lang": lang.value}
+    opened = None if server and server != OFF else open_project(project)
+    warm = chosen(server, opened.root if opened else None)
+    if warm is not None:
+        result = warm.post("/v1/search", without_nones({"query": query, **options}))
+    else:
+        from llmforge.structure.search import search as run_search
+
+        result = run_search(opened, query, **options).to_dict()
 
     def render() -> None:
-        if not result.hits:
+        if not result["hits"]:
             stdout.print("no results")
-        for hit in result.hits:
-            stdout.print(f"[bold]{hit.rank}.[/] {escape(hit.citation)}  [dim]{hit.score:.3f} · {hit.chunk_id}[/]")
-            stdout.print("   " + _marked(hit.snippet), highlight=False)
-        stdout.print(f"[dim]{result.mode} search, {result.language}, {result.took_ms:.0f} ms[/]")
+        for hit in result["hits"]:
+            stdout.print(f"[bold]{hit['rank']}.[/] {escape(hit['citation'])}  "
+                         f"[dim]{hit['score']:.3f} · {hit['chunk_id']}[/]")
+            stdout.print("   " + _marked(hit["snippet"]), highlight=False)
+        stdout.print(f"[dim]{result['mode']} search, {result['language']}, {result['took_ms']:.0f} ms[/]")
 
-    emit(result.to_dict(), as_json, render)
+    emit(result, as_json, render)
 
 
 def entities(

