@@ -1,18 +1,31 @@
-"""PDF: the text layer page by page, OCR where a page has no usable one.
+"""PDF: the text layer page by page, OCR where a page has no usable one or its layer lies.
 
 Which library reads the text layer is decided per page by evidence. PDFium (pypdfium2) is fast
 and keeps Arabic words intact where pypdf splits them at ligature glyphs; but on some files
 (habibi.pdf: a ToUnicode map giving several code points per glyph) PDFium returns Arabic in
-visual order with stray Greek glyphs while pypdf reads it right. So PDFium goes first, and pages
-with Arabic, or whose text scores badly, are read by pypdf too; the better-scoring text wins.
+visual order with stray Greek glyphs while pypdf reads it right. So PDFium goes first, and a page
+whose PDFium text is doubtful (broken words, mixed-script words, unusual letters, a low score) is
+read by pypdf too; the better-scoring text wins. Clean pages, Arabic ones included, are read once.
+
+PDFium puts a line that mixes Arabic and Latin in the order of whichever direction has more runs
+(``Arabic: مرحبا بالعالم`` comes out ``مرحبا بالعالم :Arabic``); :func:`reading_order` undoes that
+and reorders the line as a whole with :mod:`llmforge.text.bidi`.
+
+A text layer can lie: a font whose ToUnicode map sends glyphs to unrelated code points gives
+fluent-looking nonsense (``Ԕ ϸЇ ΰ``, ``᧒ᥱᦎᦫ`` for "عربي"). Such a layer (unusual scripts, words
+that switch script) and one with too little text are compared with a trial OCR of the rendered
+page, and the better reading is kept (:func:`reading_value`): digits and punctuation are real
+text, so a table of figures keeps its layer unless OCR reads clearly more.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import unicodedata
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
+from itertools import groupby
 from pathlib import Path
 from typing import Any
 
@@ -20,13 +33,20 @@ import pypdfium2 as pdfium
 
 from llmforge.errors import IngestError
 from llmforge.ingest.pages import ExtractedDocument, ExtractedPage
-from llmforge.text.normalize import assess, count_letters
+from llmforge.text.bidi import visual_line_to_logical
+from llmforge.text.language import script_letters
+from llmforge.text.normalize import Assessment, assess, is_latin1
 
 log = logging.getLogger(__name__)
 
 USABLE_QUALITY = 0.5   # below this a text layer is garbage (cid codes, mojibake, symbols)
-MIN_LETTERS = 20        # fewer letters than this on a page: treat it as having no text layer
+MIN_LETTERS = 20        # fewer letters than this on a page: compare the layer with OCR
+DOUBT_BROKEN = 0.1      # share of broken words (score below quality) that asks for a second reading
+IMPLAUSIBLE_BROKEN = 0.25  # share of broken words that makes a layer worth checking against OCR
+IMPLAUSIBLE_UNUSUAL = 0.1  # share of letters outside the usual scripts that does the same
+OCR_MARGIN = 1.2        # OCR replaces a text layer only when it reads this much more real text
 _ARABIC = re.compile("[\u0600-\u06ff\ufb50-\ufdff\ufe70-\ufeff]")
+_LATIN = re.compile("[A-Za-z\u00c0-\u024f]")
 
 OcrFunction = Callable[[Any, str], Any]  # (PIL image, lang) -> OcrResult
 
@@ -80,29 +100,91 @@ def _extract_page(page: pdfium.PdfPage, index: int, fallback: _PypdfFallback, oc
                   lang: str, dpi: int, max_pixels: int, ocr: OcrFunction) -> ExtractedPage:
     text = ""
     if ocr_mode != "always":
-        textpage = page.get_textpage()
-        try:
-            text = textpage.get_text_range().replace("\ufffe", "")  # PDFium's joined-hyphen mark
-        finally:
-            textpage.close()
+        text = _pdfium_text(page)
     found = assess(text)
-    if ocr_mode != "always" and (found.score < USABLE_QUALITY or _ARABIC.search(text)):
+    if ocr_mode != "always" and _doubtful(found):
         alternative = fallback.page_text(index)
         if alternative:
             second = assess(alternative)
             if second.score > found.score:
                 text, found = alternative, second
-    usable = found.letters >= MIN_LETTERS and found.quality >= USABLE_QUALITY
+    usable = found.letters >= MIN_LETTERS and found.quality >= USABLE_QUALITY and not _implausible(found)
     if ocr_mode == "never" or (ocr_mode == "auto" and usable):
         method = "text-layer" if text.strip() else "none"
         return ExtractedPage(index + 1, text, method)
     image = render_page(page, dpi, max_pixels)
     result = ocr(image, lang)
-    # Keep a usable-looking text layer when OCR reads less; garbage ((cid:NN), mojibake) never wins.
-    if ocr_mode == "auto" and found.quality >= USABLE_QUALITY and count_letters(result.text) < found.letters:
+    layer = reading_value(found)
+    if ocr_mode == "auto" and layer and layer * OCR_MARGIN >= reading_value(assess(result.text), result.confidence):
         return ExtractedPage(index + 1, text, "text-layer")
     return ExtractedPage(index + 1, result.text, f"ocr:{result.engine}", result.confidence,
                          deskew_angle=result.deskew_angle, rotation=result.rotation)
+
+
+def _pdfium_text(page: pdfium.PdfPage) -> str:
+    textpage = page.get_textpage()
+    try:
+        text = textpage.get_text_range().replace("\ufffe", "")  # PDFium's joined-hyphen mark
+    finally:
+        textpage.close()
+    if is_latin1(text) or not _ARABIC.search(text):
+        return text
+    lines = text.split("\r\n")
+    if not any(_ARABIC.search(line) and _LATIN.search(line) for line in lines):
+        return text
+    arabic, latin = script_letters(text)
+    return "\r\n".join(reading_order(line, arabic > latin) if _ARABIC.search(line) and _LATIN.search(line)
+                        else line for line in lines)
+
+
+def _doubtful(found: Assessment) -> bool:
+    """Whether a reading is worth a second one: low score, broken words or unusual letters."""
+    return (found.score < USABLE_QUALITY or found.quality - found.score >= DOUBT_BROKEN
+            or found.unusual_share >= IMPLAUSIBLE_UNUSUAL)
+
+
+def _implausible(found: Assessment) -> bool:
+    """Whether a layer's scripts betray a lying font: unusual letters, or many words that switch
+    script (Greek inside Cyrillic inside Latin)."""
+    return found.unusual_share >= IMPLAUSIBLE_UNUSUAL or found.quality - found.score >= IMPLAUSIBLE_BROKEN
+
+
+def reading_value(found: Assessment, confidence: float | None = None) -> float:
+    """How much plausible text a reading holds: its letters and digits, weighed by its score, less
+    half its share of unusual letters, and for OCR by the engine's own confidence."""
+    plausibility = max(0.0, found.score - found.unusual_share / 2)
+    value = (found.letters + found.digits) * plausibility
+    return value * confidence / 100 if confidence is not None else value
+
+
+_PDFIUM_DIRECTION = {"R": "R", "AL": "R", "L": "L",
+                     **dict.fromkeys(("AN", "EN", "NSM", "CS", "ES", "ET", "BN"), "weak")}
+_MIRRORED = str.maketrans("()[]{}<>«»", ")(][}{><»«")
+
+
+def reading_order(line: str, rtl_context: bool | None = None) -> str:
+    """A mixed Arabic and Latin line of PDFium text in logical order (``rtl_context``: whether the
+    page around it is mostly Arabic, for lines that cannot tell their direction themselves).
+
+    PDFium cuts a drawn line into runs of one direction and, when right-to-left runs outnumber
+    left-to-right ones, emits the runs in reverse order, reversing (and mirroring) the Arabic ones
+    and the neutral ones that follow them. Undoing exactly that recovers the line as drawn; the
+    bidi algorithm run backwards then gives the logical order of the whole line.
+    """
+    runs = [(kind, "".join(chars)) for kind, chars in
+            groupby(line, key=lambda ch: _PDFIUM_DIRECTION.get(unicodedata.bidirectional(ch), "N"))]
+    kinds = [kind for kind, _ in runs]
+    rtl = kinds.count("R") > kinds.count("L")
+    current = "R" if rtl else "L"
+    drawn = []
+    for kind, text in runs:
+        if kind == "R" or (kind == "N" and current == "R"):
+            current = "R"
+            text = text[::-1].translate(_MIRRORED)
+        elif kind != "weak":
+            current = "L"
+        drawn.append(text)
+    return visual_line_to_logical("".join(reversed(drawn) if rtl else drawn), rtl_context)
 
 
 def render_page(page: pdfium.PdfPage, dpi: int, max_pixels: int) -> Any:

@@ -22,6 +22,8 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+from llmforge.text.bidi import visual_line_to_logical
+
 ARABIC_BLOCK = "\u0600-\u06ff\u0750-\u077f\u08a0-\u08ff"
 PRESENTATION_FORMS = "\ufb50-\ufdff\ufe70-\ufefe"
 _LIGATURES_AND_FORMS = f"\ufb00-\ufb4f{PRESENTATION_FORMS}"  # ﬁ ﬂ … and Arabic presentation forms
@@ -129,20 +131,13 @@ def looks_visual_order(text: str) -> bool:
     return reversed_ >= 3 and reversed_ > 2 * logical
 
 
-_LTR_RUN = re.compile("[A-Za-z0-9\u00c0-\u024f\u0660-\u0669\u06f0-\u06f9.,:/%+\\-]*"
-                     "[A-Za-z0-9\u00c0-\u024f\u0660-\u0669\u06f0-\u06f9]")
-_MIRRORED = str.maketrans("()[]{}<>«»", ")(][}{><»«")
-
-
 def visual_to_logical(text: str) -> str:
-    """Reverse each line that holds Arabic, keeping embedded Latin words and numbers readable."""
-    def fix_line(line: str) -> str:
-        if not _ARABIC_LETTER.search(line):
-            return line
-        flipped = line[::-1].translate(_MIRRORED)
-        return _LTR_RUN.sub(lambda m: m.group()[::-1], flipped)
-
-    return "\n".join(fix_line(line) for line in text.split("\n"))
+    """Each line that holds Arabic from visual to logical order, as a whole: its paragraph
+    direction inferred, Latin words and numbers kept readable (see :mod:`llmforge.text.bidi`)."""
+    arabic = len(_ARABIC_LETTER.findall(text))
+    context = arabic > count_letters(text) - arabic
+    return "\n".join(visual_line_to_logical(line, context) if _ARABIC_LETTER.search(line) else line
+                     for line in text.split("\n"))
 
 
 # --- quality of extracted text -------------------------------------------------------
@@ -151,7 +146,9 @@ _L, _G, _C = "A-Za-z\u00c0-\u024f", "\u0370-\u03ff", "\u0400-\u04ff"
 _A = ARABIC_BLOCK + PRESENTATION_FORMS
 _SCRIPT_SWITCH = re.compile(f"[{_L}](?=[{_G}{_C}{_A}])|[{_G}](?=[{_L}{_C}{_A}])"
                             f"|[{_C}](?=[{_L}{_G}{_A}])|[{_A}](?=[{_L}{_G}{_C}])")
-_LONE_ARABIC_LETTER = re.compile("(?<!\\w)[\u0621-\u0626\u0628-\u0647\u0649\u064a](?!\\w)")
+# a letter with no letter on either side (its harakat do not count as neighbours)
+_LONE_ARABIC_LETTER = re.compile("(?<!\\w)[\u0621-\u0626\u0628-\u0647\u0649\u064a]"
+                                 "(?![\\w\u064b-\u065f\u0670])")
 _REVERSED_ARTICLE = re.compile("\\w{2,}لا(?!\\w)")
 _WORDS = re.compile(r"\w+")
 
@@ -166,18 +163,37 @@ _LATIN1_LETTERS = bytes(b for b in range(256) if chr(b).isalpha())
 _LATIN1_SPACE = bytes(b for b in range(256) if chr(b).isspace())
 
 
+# Letters of the scripts a document is plausibly written in: Latin, Greek, Cyrillic, Armenian,
+# Hebrew, Arabic, the Indic and South-East Asian scripts, Georgian, Hangul, Ethiopic, CJK, math
+# alphanumerics. A letter outside them (Tai Le, Cyrillic Supplement, archaic Greek...) is what a
+# font whose ToUnicode map lies typically yields; a real page rarely holds many.
+_USUAL_LETTERS = ("\u0000-\u03d7\u0400-\u04ff\u0530-\u06ff\u0750-\u077f\u08a0-\u0fff\u1000-\u137f"
+                  "\u1780-\u17ff\u1e00-\u1fff\u2100-\u214f\u2e80-\u9fff\uac00-\ud7af\uf900-\uffef"
+                  "\U0001d400-\U0001d7ff\U00020000-\U0002fa1f")
+_UNUSUAL_LETTER = re.compile(f"(?![{_USUAL_LETTERS}])[^\\W\\d_]")
+_DIGIT = re.compile(r"\d")
+
+
 @dataclass(frozen=True)
 class Assessment:
     letters: int
     quality: float   # 0..1, see assess
     score: float     # quality less the share of words that betray a broken extraction
+    digits: int = 0
+    unusual: int = 0  # letters outside the usual scripts (see _USUAL_LETTERS)
+
+    @property
+    def unusual_share(self) -> float:
+        return self.unusual / self.letters if self.letters else 0.0
 
 
 def assess(text: str) -> Assessment:
     """How much of ``text`` looks like real words rather than extraction garbage.
 
     ``quality`` penalises ``(cid:NN)`` placeholders, private-use glyphs, replacement characters,
-    UTF-8 read as Latin-1 (``Ã©``, ``Ø§``) and text made mostly of non-letters. ``score`` also
+    UTF-8 read as Latin-1 (``Ã©``, ``Ø§``) and text made mostly of symbols (digits are real text:
+    a table of figures is not garbage). ``unusual`` counts letters of scripts no usual document
+    is written in, the mark of a lying ToUnicode map. ``score`` also
     counts words that mix scripts (a bad ToUnicode map puts Greek inside Latin), lone Arabic
     letters (ligatures split apart) and reversed articles (Arabic in visual order).
 
@@ -188,26 +204,29 @@ def assess(text: str) -> Assessment:
         raw = text.encode("latin-1")
         visible = len(raw.translate(None, _LATIN1_SPACE))
         letters = len(raw) - len(raw.translate(None, _LATIN1_LETTERS))
+        digits = len(raw) - len(raw.translate(None, b"0123456789"))
         bad = _CID.subn("", text)[1] * 6 if "(cid:" in text else 0
         if any(c in text for c in "ÃØÙÂâï"):
             bad += _MOJIBAKE.subn("", text)[1] * 2
-        quality = _quality(letters, visible, bad)
-        return Assessment(letters, quality, quality)
+        quality = _quality(letters + digits, visible, bad)
+        return Assessment(letters, quality, quality, digits)
     text = _DROP_RE.sub("", text)
     visible = sum(map(len, text.split()))
     letters = _LETTER.subn("", text)[1]
+    digits = _DIGIT.subn("", text)[1]
+    unusual = _UNUSUAL_LETTER.subn("", text)[1]
     bad = _CID.subn("", text)[1] * 6 if "(cid:" in text else 0
     if any(c in text for c in "ÃØÙÂâï"):
         bad += _MOJIBAKE.subn("", text)[1] * 2
     if _UNREADABLE.search(text):
         bad += _UNREADABLE.subn("", text)[1]
-    quality = _quality(letters, visible, bad)
+    quality = _quality(letters + digits, visible, bad)
     if not _CARE.search(text):
-        return Assessment(letters, quality, quality)
+        return Assessment(letters, quality, quality, digits, unusual)
     words = _WORDS.subn("", text)[1]
     broken = sum(pattern.subn("", text)[1]
                  for pattern in (_SCRIPT_SWITCH, _LONE_ARABIC_LETTER, _REVERSED_ARTICLE))
-    return Assessment(letters, quality, quality - min(broken, words) / max(words, 1))
+    return Assessment(letters, quality, quality - min(broken, words) / max(words, 1), digits, unusual)
 
 
 def _quality(letters: int, visible: int, bad: int) -> float:
