@@ -32,9 +32,10 @@ _PRESENTATION = re.compile(f"[{_LIGATURES_AND_FORMS}]+")
 _NON_ARABIC_RUN = re.compile(f"[^{ARABIC_BLOCK}]+")
 _BIDI_CONTROLS = "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
 _HYPHEN_BREAK = re.compile(r"(?<=[a-zà-ÿ])-\n(?=[a-zà-ÿ])")
-_SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
+_SPACE = " \t\u00a0\u2000-\u200a\u202f\u205f\u3000"
+_SPACES = re.compile(f"[{_SPACE}]{{2,}}|[{_SPACE[1:]}]")  # what becomes one plain space
 _BLANK_LINES = re.compile(r"\n[ \t]*\n(?:[ \t]*\n)*")
-_LINE_EDGES = re.compile(r" ?\n ?")
+_LINE_EDGES = re.compile(r" \n ?|\n ")
 
 TATWEEL = "\u0640"
 _ARABIC_DIACRITICS = re.compile("[\u064b-\u065f\u0670\u06d6-\u06ed]")
@@ -53,9 +54,12 @@ _CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 _DROP_RE = re.compile(f"[{_BIDI_CONTROLS}\u00ad\ufeff\u200b\ufffe\uffff]")
 
 
+_REMOVED = re.compile(f"{_DROP_RE.pattern}|{_CONTROLS.pattern}")
+
+
 def _strip_controls(text: str) -> str:
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\f", "\n\n")
-    return _CONTROLS.sub("", _DROP_RE.sub("", text))
+    return _REMOVED.sub("", text)
 
 
 def _compose(text: str) -> str:
@@ -83,7 +87,8 @@ def normalize_text(text: str) -> str:
             text = _compose(text)
         elif not unicodedata.is_normalized("NFC", text):
             text = unicodedata.normalize("NFC", text)
-    text = _HYPHEN_BREAK.sub("", text)
+    if "-\n" in text:
+        text = _HYPHEN_BREAK.sub("", text)
     text = _SPACES.sub(" ", text)
     text = _BLANK_LINES.sub("\n\n", text)
     return _LINE_EDGES.sub("\n", text).strip()
@@ -172,6 +177,7 @@ _USUAL_LETTERS = ("\u0000-\u03d7\u0400-\u04ff\u0530-\u06ff\u0750-\u077f\u08a0-\u
                   "\U0001d400-\U0001d7ff\U00020000-\U0002fa1f")
 _UNUSUAL_LETTER = re.compile(f"(?![{_USUAL_LETTERS}])[^\\W\\d_]")
 _DIGIT = re.compile(r"\d")
+_LEADERS = re.compile(r"\.{4,}|_{4,}|-{4,}|…{2,}|(?:\. ){4,}")
 
 
 @dataclass(frozen=True)
@@ -208,7 +214,7 @@ def assess(text: str) -> Assessment:
         bad = _CID.subn("", text)[1] * 6 if "(cid:" in text else 0
         if any(c in text for c in "ÃØÙÂâï"):
             bad += _MOJIBAKE.subn("", text)[1] * 2
-        quality = _quality(letters + digits, visible, bad)
+        quality = _quality(text, letters + digits, visible, bad)
         return Assessment(letters, quality, quality, digits)
     text = _DROP_RE.sub("", text)
     visible = sum(map(len, text.split()))
@@ -220,7 +226,7 @@ def assess(text: str) -> Assessment:
         bad += _MOJIBAKE.subn("", text)[1] * 2
     if _UNREADABLE.search(text):
         bad += _UNREADABLE.subn("", text)[1]
-    quality = _quality(letters + digits, visible, bad)
+    quality = _quality(text, letters + digits, visible, bad)
     if not _CARE.search(text):
         return Assessment(letters, quality, quality, digits, unusual)
     words = _WORDS.subn("", text)[1]
@@ -229,10 +235,21 @@ def assess(text: str) -> Assessment:
     return Assessment(letters, quality, quality - min(broken, words) / max(words, 1), digits, unusual)
 
 
-def _quality(letters: int, visible: int, bad: int) -> float:
-    if not visible:
+def _leaders(text: str) -> int:
+    """Characters of dot leaders and rules (``Contents ...... 3``): layout, not garbage."""
+    if not any(leader in text for leader in ("....", "____", "----", "……", ". . . .")):
+        return 0
+    return sum(map(len, _LEADERS.findall(text)))
+
+
+def _quality(text: str, good: int, visible: int, bad: int) -> float:
+    """Share of letters and digits among the visible characters (dot leaders left out when they
+    matter), a quarter of symbols forgiven, less the bad signs."""
+    if good < visible * 0.8:
+        visible -= _leaders(text)
+    if visible <= 0:
         return 0.0
-    return max(0.0, min(1.0, letters / visible * 1.25) - bad / visible)
+    return max(0.0, min(1.0, good / visible * 1.25) - bad / visible)
 
 
 
