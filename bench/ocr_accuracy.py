@@ -128,10 +128,11 @@ def samples() -> list[Sample]:
     return found
 
 
-def raw_tesseract(image: Path, lang: str) -> str:
-    """Tesseract with its default settings, as a user would first run it."""
+def raw_tesseract(image: Path, lang: str, psm: int | None = None) -> str:
+    """Tesseract with its default settings, as a user would first run it (or in mode ``psm``)."""
     env = dict(os.environ, OMP_THREAD_LIMIT="1")
-    done = subprocess.run(["tesseract", str(image), "-", "-l", lang], capture_output=True,
+    mode = ["--psm", str(psm)] if psm is not None else []
+    done = subprocess.run(["tesseract", str(image), "-", "-l", lang, *mode], capture_output=True,
                           env=env, check=False)
     return done.stdout.decode("utf-8", "replace")
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageFilter
 from scipy import ndimage
 from scipy.signal import find_peaks
 from skimage.filters import threshold_otsu
@@ -67,27 +67,36 @@ class PreparedImage:
 
 
 def preprocess(image: Image.Image) -> PreparedImage:
-    """Straighten and clean a page as far as its statistics call for (see the module docstring)."""
+    """Straighten and clean a page as far as its statistics call for (see the module docstring).
+
+    A noisy page is cleaned before it is straightened: its black-and-white result then turns
+    with nearest-neighbour sampling (0.02 s on an A4 page, against 0.3 s for bicubic grey, which
+    the blur that follows would have undone anyway).
+    """
     gray = to_gray(image)
     steps: list[str] = []
     noise = estimate_noise(gray)  # before any rotation: its interpolation smooths noise away
     skew = estimate_skew(gray)
-    angle = 0.0
-    if abs(skew) >= MIN_SKEW_DEGREES:
-        angle = -skew
-        gray = straighten(gray, skew, estimate_background(gray))
-        steps.append("deskew")
+    straight = abs(skew) < MIN_SKEW_DEGREES
     if noise.noisy:
         smooth, denoiser = denoise(gray, noise)
         ink = binarize(smooth)
         if ink.mean() <= MAX_INK_SHARE:
             gray = np.where(remove_specks(ink, speck_area(image_dpi(image))), 0, 255).astype(np.uint8)
             steps += [denoiser, "otsu", "despeckle"]
+            if not straight:
+                gray = straighten(gray, skew, 255, Image.Resampling.NEAREST)
+                steps.append("deskew")
+                straight = True
+    if not straight:
+        gray = straighten(gray, skew, estimate_background(gray))
+        steps.append("deskew")
     prepared = Image.fromarray(gray)
     if "dpi" in image.info:
         prepared.info["dpi"] = image.info["dpi"]
     ink_share = round(float(ink_mask(gray).mean()), 4)
-    return PreparedImage(prepared, round(angle, 2), tuple(steps), noise, ink_share)
+    angle = -skew if abs(skew) >= MIN_SKEW_DEGREES else 0.0
+    return PreparedImage(prepared, round(angle, 2) + 0.0, tuple(steps), noise, ink_share)
 
 
 def to_gray(image: Image.Image) -> np.ndarray:
@@ -173,11 +182,12 @@ def estimate_background(gray: np.ndarray) -> float:
     return float(np.median(paper))
 
 
-def straighten(gray: np.ndarray, skew: float, fill: float) -> np.ndarray:
+def straighten(gray: np.ndarray, skew: float, fill: float,
+               resample: Image.Resampling = Image.Resampling.BICUBIC) -> np.ndarray:
     """Undo a skew of ``skew`` degrees: column shifts when small, a true rotation when large."""
     if abs(skew) < SHEAR_LIMIT_DEGREES:
         return shear_columns(gray, skew, fill)
-    return rotate(gray, -skew, fill)
+    return rotate(gray, -skew, fill, resample)
 
 
 def shear_columns(gray: np.ndarray, skew: float, fill: float) -> np.ndarray:
@@ -195,10 +205,11 @@ def shear_columns(gray: np.ndarray, skew: float, fill: float) -> np.ndarray:
     return out
 
 
-def rotate(gray: np.ndarray, angle: float, fill: float) -> np.ndarray:
+def rotate(gray: np.ndarray, angle: float, fill: float,
+           resample: Image.Resampling = Image.Resampling.BICUBIC) -> np.ndarray:
     """Rotate counter-clockwise by ``angle`` degrees, growing the canvas, new corners in ``fill``."""
-    turned = Image.fromarray(gray).rotate(
-        angle, resample=Image.Resampling.BICUBIC, expand=True, fillcolor=int(round(fill)))
+    turned = Image.fromarray(gray).rotate(angle, resample=resample, expand=True,
+                                          fillcolor=int(round(fill)))
     return np.asarray(turned)
 
 
@@ -230,9 +241,8 @@ def estimate_noise(gray: np.ndarray) -> NoiseEstimate:
 
 def denoise(gray: np.ndarray, noise: NoiseEstimate) -> tuple[np.ndarray, str]:
     """Gaussian blur for Gaussian noise, 3x3 median for impulse noise; returns the step name."""
-    if noise.sigma > NOISE_SIGMA_LIMIT:
-        smooth = ndimage.gaussian_filter(gray.astype(np.float32), 1.0)
-        return np.clip(smooth, 0, 255).astype(np.uint8), "gaussian"
+    if noise.sigma > NOISE_SIGMA_LIMIT:  # Pillow's 8-bit blur: a third of scipy's float time
+        return np.asarray(Image.fromarray(gray).filter(ImageFilter.GaussianBlur(1.0))), "gaussian"
     return ndimage.median_filter(gray, 3), "median"
 
 
