@@ -41,9 +41,9 @@ TABLE_SCRIPT = textwrap.dedent("""
     rng = np.random.default_rng(7)
     vectors = rng.normal(size=(40, 8)).astype(np.float32)
     texts = [f"pump station {n} pressure check" if n % 3 else f"مضخة رقم {n} صيانة" for n in range(40)]
-    index.add([{"chunk_id": f"c{n:02d}", "document_id": f"d{n % 5}", "seq": n, "page_start": 1, "page_end": 1,
-                "text": t, "text_en": t, "text_ar": t, "language": "en", "vector": v.tolist()}
-               for n, (t, v) in enumerate(zip(texts, vectors))], dim=8)
+    index.add({"chunk_id": [f"c{n:02d}" for n in range(40)], "document_id": [f"d{n % 5}" for n in range(40)],
+               "seq": list(range(40)), "page_start": [1] * 40, "page_end": [1] * 40, "text": texts,
+               "text_en": texts, "text_ar": texts, "language": ["en"] * 40}, vectors)
     created = index.refresh_indexes(vector_index_min_rows=30)
     out = {"count": index.count(), "dim": index.dim(), "created": created["created"],
            "vector": index.search_vector(vectors[3], 10),

@@ -113,17 +113,21 @@ def _words(span: Span, limit: int, count: TokenCounter) -> list[Span]:
     return pieces
 
 
-def _fit(span: Span, limit: int, count: TokenCounter) -> list[Span]:
-    """``span`` cut into pieces of at most ``limit`` tokens, at the gentlest boundary that works."""
-    if count(span.text) <= limit:
-        return [span]
+def _fit(span: Span, limit: int, count: TokenCounter) -> list[tuple[Span, int]]:
+    """``span`` cut into pieces of at most ``limit`` tokens, at the gentlest boundary that works,
+    each with its token count (counted once: counting is most of chunking's time)."""
+    tokens = count(span.text)
+    if tokens <= limit:
+        return [(span, tokens)]
     if span.kind == "table":
-        return _table_parts(span, limit, count)
-    for pattern in (_SENTENCE_END, _LINE_END, _CLAUSE_END):
-        parts = _split(span, pattern)
-        if len(parts) > 1:
-            return [piece for part in parts for piece in _fit(part, limit, count)]
-    return _words(span, limit, count)
+        pieces = _table_parts(span, limit, count)
+    else:
+        for pattern in (_SENTENCE_END, _LINE_END, _CLAUSE_END):
+            parts = _split(span, pattern)
+            if len(parts) > 1:
+                return [piece for part in parts for piece in _fit(part, limit, count)]
+        pieces = _words(span, limit, count)
+    return [(piece, count(piece.text)) for piece in pieces]
 
 
 def _table_parts(span: Span, limit: int, count: TokenCounter) -> list[Span]:
@@ -175,8 +179,7 @@ class _Packer:
 
     def add(self, span: Span) -> None:
         budget = self.limit - (self.count(self.heading) + 1 if self.heading else 0)
-        for piece in _fit(span, max(budget, 16), self.count):
-            tokens = self.count(piece.text)
+        for piece, tokens in _fit(span, max(budget, 16), self.count):
             if self.spans and self.used() + tokens > self.limit:
                 self.flush(keep_overlap=True)
                 while self.spans and self.used() + tokens > self.limit:

