@@ -23,6 +23,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("ingest", ("llmforge.ingest",)),
     ("structure", ("llmforge.structure", "llmforge.documents")),
     ("inference", ("llmforge.inference",)),
+    ("cluster", ("llmforge.cluster",)),
     ("train", ("llmforge.train",)),
     ("auth", ("llmforge.auth",)),
     ("serve", ("llmforge.serve", "llmforge.doctor")),

@@ -138,6 +138,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("structure.overlap", int, 20, "Tokens of trailing sentences repeated at the start of the next chunk."),
     Setting("structure.batch_chunks", int, 256,
             "Chunks embedded and written per batch (bounds memory on large corpora)."),
+    Setting("cluster.address", str, "",
+            "Ray cluster (HOST:PORT) that ingest and structure send their heavy work to ('': run locally)."),
     Setting("search.mode", str, "hybrid", "Default search mode.", choices=SEARCH_MODES),
     Setting("search.k", int, 5, "Results returned by default."),
     Setting("search.vector_weight", float, 0.4,

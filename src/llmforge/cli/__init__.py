@@ -58,10 +58,10 @@ def _global(
 def _register() -> None:
     from llmforge.cli import (agents, audit, config, doctor, documents, ingest, init, models, serve, status,
                               structure, tls, train)
-    from llmforge.cli import keys, snapshot, users
+    from llmforge.cli import cluster, keys, snapshot, users
 
     for module in (init, ingest, documents, structure, train, models, serve, agents, status, config, doctor, tls,
-                   audit, users, keys, snapshot):
+                   audit, users, keys, snapshot, cluster):
         module.register(app)
 
 
