@@ -33,7 +33,7 @@ import pypdfium2 as pdfium
 
 from llmforge.errors import IngestError
 from llmforge.ingest.pages import ExtractedDocument, ExtractedPage
-from llmforge.text.bidi import visual_line_to_logical
+from llmforge.text.bidi import MIRRORED, visual_line_to_logical
 from llmforge.text.language import script_letters
 from llmforge.text.normalize import Assessment, assess, is_latin1
 
@@ -159,7 +159,6 @@ def reading_value(found: Assessment, confidence: float | None = None) -> float:
 
 _PDFIUM_DIRECTION = {"R": "R", "AL": "R", "L": "L",
                      **dict.fromkeys(("AN", "EN", "NSM", "CS", "ES", "ET", "BN"), "weak")}
-_MIRRORED = str.maketrans("()[]{}<>«»", ")(][}{><»«")
 
 
 def reading_order(line: str, rtl_context: bool | None = None) -> str:
@@ -180,7 +179,7 @@ def reading_order(line: str, rtl_context: bool | None = None) -> str:
     for kind, text in runs:
         if kind == "R" or (kind == "N" and current == "R"):
             current = "R"
-            text = text[::-1].translate(_MIRRORED)
+            text = text[::-1].translate(MIRRORED)
         elif kind != "weak":
             current = "L"
         drawn.append(text)

@@ -20,7 +20,7 @@ import unicodedata
 _STRONG_RIGHT = {"R", "AL"}
 _NUMBER = {"EN", "AN"}
 _SEPARATOR = {"ES", "ET", "CS"}
-_MIRRORED = str.maketrans("()[]{}<>«»", ")(][}{><»«")
+MIRRORED = str.maketrans("()[]{}<>«»", ")(][}{><»«")  # bracket glyphs a right-to-left run shows turned
 # Punctuation that begins a word ("Arabic :word") is how a line read in the wrong direction looks.
 _LEADING_PUNCTUATION = re.compile(r"(?:^|\s)[.:;,!?؟،؛]+(?=\w)")
 
@@ -86,7 +86,7 @@ def reorder(line: str, rtl: bool) -> str:
             levels.append(2)
         else:
             levels.append(2 if rtl else 0)
-    chars = [ch.translate(_MIRRORED) if level % 2 else ch for ch, level in zip(line, levels)]
+    chars = [ch.translate(MIRRORED) if level % 2 else ch for ch, level in zip(line, levels)]
     for level in range(max(levels, default=0), 0, -1):
         i = 0
         while i < len(chars):

@@ -176,6 +176,7 @@ _USUAL_LETTERS = ("\u0000-\u03d7\u0400-\u04ff\u0530-\u06ff\u0750-\u077f\u08a0-\u
                   "\u1780-\u17ff\u1e00-\u1fff\u2100-\u214f\u2e80-\u9fff\uac00-\ud7af\uf900-\uffef"
                   "\U0001d400-\U0001d7ff\U00020000-\U0002fa1f")
 _UNUSUAL_LETTER = re.compile(f"(?![{_USUAL_LETTERS}])[^\\W\\d_]")
+_MAYBE_UNUSUAL = re.compile(f"[^{_USUAL_LETTERS}\u2000-\u2bff\u3000-\u303f\ue000-\uf8ff]")  # cheap pre-check
 _DIGIT = re.compile(r"\d")
 _LEADERS = re.compile(r"\.{4,}|_{4,}|-{4,}|…{2,}|(?:\. ){4,}")
 
@@ -206,8 +207,8 @@ def assess(text: str) -> Assessment:
     This runs on every page of every PDF, so it counts with regular expressions and byte
     translation (in C), and skips the script checks when no character needs them.
     """
-    if is_latin1(text):
-        raw = text.encode("latin-1")
+    raw = _western_bytes(text)
+    if raw is not None:
         visible = len(raw.translate(None, _LATIN1_SPACE))
         letters = len(raw) - len(raw.translate(None, _LATIN1_LETTERS))
         digits = len(raw) - len(raw.translate(None, b"0123456789"))
@@ -220,7 +221,7 @@ def assess(text: str) -> Assessment:
     visible = sum(map(len, text.split()))
     letters = _LETTER.subn("", text)[1]
     digits = _DIGIT.subn("", text)[1]
-    unusual = _UNUSUAL_LETTER.subn("", text)[1]
+    unusual = _UNUSUAL_LETTER.subn("", text)[1] if _MAYBE_UNUSUAL.search(text) else 0
     bad = _CID.subn("", text)[1] * 6 if "(cid:" in text else 0
     if any(c in text for c in "ÃØÙÂâï"):
         bad += _MOJIBAKE.subn("", text)[1] * 2
@@ -254,7 +255,24 @@ def _quality(text: str, good: int, visible: int, bad: int) -> float:
 
 
 def count_letters(text: str) -> int:
-    if is_latin1(text):
-        raw = text.encode("latin-1")
+    raw = _western_bytes(text)
+    if raw is not None:
         return len(raw) - len(raw.translate(None, _LATIN1_LETTERS))
     return _LETTER.subn("", text)[1]
+
+
+# Typographic punctuation and symbols (dashes, curly quotes, bullets, arrows, box drawing) that
+# Western text holds beyond Latin-1; none is a letter, a digit or a sign of broken extraction.
+_BEYOND_WESTERN = re.compile("[^\x00-\xff\u2010-\u2027\u2030-\u205e\u20a0-\u20cf\u2190-\u23ff"
+                             "\u2500-\u27bf]")
+
+
+def _western_bytes(text: str) -> bytes | None:
+    """``text`` as Latin-1 bytes, typographic punctuation as ``?`` (visible, neither letter nor
+    digit), when it holds nothing else beyond Latin-1; None otherwise. Lets the counting in
+    :func:`assess` run on bytes in C for nearly every Western page."""
+    try:
+        return text.encode("latin-1")
+    except UnicodeEncodeError:
+        pass
+    return None if _BEYOND_WESTERN.search(text) else text.encode("latin-1", "replace")
