@@ -27,7 +27,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("train", ("llmforge.train",)),
     ("auth", ("llmforge.auth",)),
     ("serve", ("llmforge.serve", "llmforge.doctor")),
-    ("cli", ("llmforge.cli", "llmforge.__main__")),
+    ("cli", ("llmforge.cli", "llmforge.__main__", "llmforge.warm")),
 ]
 # Test support builds models for tests and benchmarks; nothing in the library may lean on it.
 TEST_SUPPORT = "llmforge.testing"

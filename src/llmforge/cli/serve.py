@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from collections.abc import Iterator
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich import box
 from rich.table import Table
 
-from llmforge.cli.client import OFF, ServerOption, chosen, without_nones
 from llmforge.cli._common import (JsonOption, ProjectOption, StdinOption, emit, note, open_project, stderr, stdout,
                                   text_argument)
+from llmforge.cli.structure import ServerOption
+from llmforge.warm import OFF, chosen, render_answer, shown_while_written, without_nones
 
 
 
@@ -94,58 +94,23 @@ def ask(
     the time went (retrieval, model load, prompt evaluation, generation, total). When the
     project's `llmforge serve` runs, it answers, with its model already loaded (--model, which
     may name a file, is answered here)."""
-    from rich.markup import escape
-
     question = text_argument(question, from_stdin, "question")
     opened = None if server and server != OFF else open_project(project)
     warm = chosen(server, opened.root if opened else None) if model is None or opened is None else None
     streaming = stdout.is_terminal and not as_json
     if warm is not None:
         body = without_nones({"question": question, "agent": agent, "k": k, "model": model, "stream": streaming})
-        answer = _shown_while_written(warm.events("/v1/ask", body)) if streaming else warm.post("/v1/ask", body)
+        answer = shown_while_written(stdout, warm.events("/v1/ask", body)) if streaming else warm.post("/v1/ask", body)
         agent_id = answer.pop("agent")
     else:
         from llmforge.inference.agents import agent_settings
         from llmforge.inference.rag import ask as run_ask, ask_stream
 
         agent_id, settings = agent_settings(opened, agent, model=model, k=k)
-        answer = _shown_while_written(ask_stream(opened, question, settings)) if streaming else \
+        answer = shown_while_written(stdout, ask_stream(opened, question, settings)) if streaming else \
             run_ask(opened, question, settings).to_dict()
 
-    def render() -> None:
-        stdout.print(escape(answer["answer"]), highlight=False)
-        if answer["refused"]:
-            stdout.print(f"  [dim]({escape(answer['reason'])})[/]")
-        for citation in answer["citations"]:
-            stdout.print(f"  [dim][{citation['number']}][/] {escape(citation['citation'])}  "
-                         f"[dim]{citation['chunk_id']}[/]")
-        if show_sources:
-            for source in answer["sources"]:
-                stdout.print(f"  [dim]source [{source['number']}] {escape(source['citation'])}[/]")
-        first = answer.get("first_token_ms")
-        after = f", first words after {first / 1000:.1f} s" if first is not None else ""
-        stdout.print(f"[dim]{agent_id}, {escape(answer['model'])}, {answer['took_ms'] / 1000:.1f} s{after}[/]")
-
-    emit({**answer, "agent": agent_id}, as_json, render)
-
-
-def _shown_while_written(events: Iterator[dict[str, Any]]) -> dict[str, Any]:
-    """The answer's final event from :func:`~llmforge.inference.rag.ask_stream` (or a server's
-    stream of the same events), its pieces shown as they come meanwhile. They are cleared at the
-    end: the answer as checked, cleaned and cited is printed in their place (a refusal replaces
-    them; a restart clears them too)."""
-    from rich.live import Live
-    from rich.text import Text
-
-    written, final = "", {}
-    with Live(Text(), console=stdout, transient=True, auto_refresh=False) as live:
-        for event in events:   # deltas and restarts, then the answer
-            if event["type"] == "answer":
-                final = event
-                break
-            written = written + event["text"] if event["type"] == "delta" else ""
-            live.update(Text(written), refresh=True)
-    return {key: value for key, value in final.items() if key != "type"}
+    emit({**answer, "agent": agent_id}, as_json, lambda: render_answer(stdout, answer, agent_id, show_sources))
 
 
 def register(app: typer.Typer) -> None:

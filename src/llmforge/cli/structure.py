@@ -9,11 +9,15 @@ from rich import box
 from rich.markup import escape
 from rich.table import Table
 
-from llmforge.cli.client import OFF, ServerOption, chosen, without_nones
 from llmforge.cli._common import (JsonOption, ProjectOption, StdinOption, WaitOption, choice_enum, emit, open_project,
                                   progress_bar, stdout, text_argument)
-from llmforge.cli.cluster import ClusterOption, cluster_call
 from llmforge.settings import QUERY_LANGUAGES, SEARCH_MODES
+from llmforge.warm import KEY_ENV, OFF, SERVER_ENV, chosen, render_search, without_nones
+
+ServerOption = Annotated[str | None, typer.Option(
+    "--server", envvar=SERVER_ENV, show_default=False,
+    help=f"Answer through this running `llmforge serve` (its URL; the API key from ${KEY_ENV}). Default: the "
+         f"project's own server when it runs, else this process; '{OFF}': always this process.")]
 
 
 def structure(
@@ -23,28 +27,19 @@ def structure(
     overlap: Annotated[int | None, typer.Option(min=0, help="Overlap in tokens.", show_default=False)] = None,
     reembed: Annotated[bool, typer.Option("--reembed", help="Rebuild the whole index (new embedder or sizes).")] = False,
     wait: WaitOption = None,
-    cluster: ClusterOption = None,
     project: ProjectOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Chunk, tag entities and embed what was ingested (only new or changed documents)."""
     from llmforge.structure.pipeline import structure_project
 
-    opened = open_project(project)
-    structure_all = cluster_call(opened, cluster, structure_project, "cluster_structure")  # embedding here or on Ray
     with progress_bar("structuring", None) as advance:
-        report = structure_all(opened, embedder=embedder, chunk_tokens=chunk_tokens,
-                               overlap=overlap, reembed=reembed, wait=wait, on_progress=lambda done, total: advance(0))
+        report = structure_project(open_project(project), embedder=embedder, chunk_tokens=chunk_tokens,
+                                   overlap=overlap, reembed=reembed, wait=wait, on_progress=lambda done, total: advance(0))
     emit(report.to_dict(), as_json, lambda: stdout.print(
         f"{report.documents} documents structured: {report.chunks} chunks, {report.entities} entities; "
         f"{report.removed_documents} removed; index holds {report.total_chunks} chunks "
         f"({report.embedder}, {report.dim}-d)", highlight=False))
-
-
-def _marked(snippet: str) -> str:
-    """The snippet for the terminal: ``**word**`` marks become bold."""
-    parts = snippet.split("**")
-    return "".join(f"[bold yellow]{escape(part)}[/]" if i % 2 else escape(part) for i, part in enumerate(parts))
 
 
 Mode = choice_enum("Mode", SEARCH_MODES)
@@ -79,16 +74,7 @@ def search(
 
         result = run_search(opened, query, **options).to_dict()
 
-    def render() -> None:
-        if not result["hits"]:
-            stdout.print("no results")
-        for hit in result["hits"]:
-            stdout.print(f"[bold]{hit['rank']}.[/] {escape(hit['citation'])}  "
-                         f"[dim]{hit['score']:.3f} · {hit['chunk_id']}[/]")
-            stdout.print("   " + _marked(hit["snippet"]), highlight=False)
-        stdout.print(f"[dim]{result['mode']} search, {result['language']}, {result['took_ms']:.0f} ms[/]")
-
-    emit(result, as_json, render)
+    emit(result, as_json, lambda: render_search(stdout, result))
 
 
 def entities(
