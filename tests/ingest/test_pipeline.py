@@ -260,3 +260,39 @@ def test_a_script_calling_the_library_learns_to_guard_its_entry_point(project, t
         assert last == "ingested", result.stderr[-2000:]
     else:
         assert last.startswith("failed extraction worker failed to start") and '__name__ == "__main__"' in last
+
+
+# --- uploads over HTTP ------------------------------------------------------------------
+
+def test_nothing_uploaded_lingers_once_its_job_has_ended(project) -> None:
+    """Through the real upload route on a real socket: a stored file, a duplicate of it, a file
+    that fails, and a file the command line's default globs would leave out (an upload takes
+    every file): once each job ends, uploads/ holds nothing."""
+    httpx = pytest.importorskip("httpx")
+    pytest.importorskip("fastapi")
+    from tests.serve.live import auth_headers, live_server
+
+    note = b"The Hill Road reservoir reopens on Monday after the valve repairs."
+    batches = [[("notice.txt", note), ("broken.pdf", b"%PDF-1.4 truncated"), ("setup.py", b"print('x')\n")],
+               [("again.txt", note)]]
+    with live_server(project) as base, httpx.Client(base_url=base, headers=auth_headers(project)) as client:
+        jobs = []
+        for batch in batches:
+            response = client.post("/v1/documents", files=[("files", (name, data)) for name, data in batch])
+            assert response.status_code == 202, response.text
+            jobs.append(response.json()["status_url"])
+        results = [_finished(client, url) for url in jobs]
+    first, second = (job["result"]["ingest"] for job in results)
+    assert (first["ingested"], first["failed"], second["skipped"]) == (2, 1, 1), results
+    uploads = project.root / "uploads"
+    assert uploads.is_dir() and list(uploads.rglob("*")) == []   # the route stored them there, and they went
+
+
+def _finished(client, url: str) -> dict:  # noqa: ANN001
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        job = client.get(url).json()
+        if job["state"] in ("succeeded", "failed", "interrupted"):
+            return job
+        time.sleep(0.2)
+    raise AssertionError(f"job {url} did not end: {job}")

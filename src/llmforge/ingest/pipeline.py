@@ -138,7 +138,7 @@ def collect_files(paths: Iterable[Path], recursive: bool, include: Sequence[str]
                                         recorded=False))
             continue
         unique.append(path)
-    return Collected(unique, problems, dict(excluded.most_common()))
+    return Collected(unique, problems, dict(sorted(excluded.items(), key=lambda item: (-item[1], item[0]))))
 
 
 def _hidden(path: Path, root: Path) -> bool:

@@ -1,7 +1,7 @@
 """Background jobs of the server, kept in the job store: an upload (ingest, then structure), a
 structuring run, a dataset build, a model export. Long work asked for over HTTP runs here, and the
 caller follows it at ``/v1/jobs/{id}``. (Training runs in a detached process of its own instead:
-see :mod:`llmforge.train.jobs`.)
+see :mod:`llmforge.train.jobs`.) An upload's files are removed once ingest has read them all.
 
 A job runs in one worker thread, in order, under the project writer lock, so it queues behind a CLI
 command that is writing (and the other way round). Its row names the server's pid as its owner, so
@@ -16,6 +16,7 @@ import logging
 import os
 import queue
 import re
+import shutil
 import threading
 import uuid
 from collections.abc import Callable
@@ -47,8 +48,12 @@ def _upload(project: Project, job_id: str, params: dict[str, Any], progress: Pro
     from llmforge.ingest.pipeline import ingest_paths
     from llmforge.structure.pipeline import structure_project
 
+    folder = project.root / "uploads" / job_id
     with project.writer_lock(f"serve upload {job_id}", LOCK_WAIT_SECONDS):
-        report = ingest_paths(project, [project.root / "uploads" / job_id], recursive=True)
+        # Every file uploaded is taken (no include/exclude globs: the caller chose them). Once
+        # ingest returns each one is stored, a duplicate or failed: none is left to resume with.
+        report = ingest_paths(project, [folder], recursive=True, include=[], exclude=[])
+        shutil.rmtree(folder, ignore_errors=True)
         progress(0.5, "structuring")
         structured = structure_project(project)
     failed = report.count("failed")
