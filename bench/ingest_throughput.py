@@ -1,13 +1,14 @@
 """Ingestion throughput against the raw extraction library, in one process.
 
-    .venv/bin/python bench/ingest_throughput.py [--json] [--repeat N]
+    .venv/bin/python bench/ingest_throughput.py [--json] [--repeat N] [--generated N | --held-out]
 
 1. Text-layer PDF pages/s: a raw ``pypdfium2`` loop (open, get_text_range per page) versus
    llmforge's ``extract_file`` (detection, per-page quality scoring, pypdf second opinion on
    Arabic pages, normalisation) and versus the whole ``ingest`` pipeline (hashing, isolated worker
    process, blob store, catalog transaction) into a fresh project. OCR is off (``--ocr never``) so
-   both sides do the same work. Files: the text PDFs of ../shared/corpora when present, else
-   (or with ``--generated N``) N generated 50-page PDFs.
+   both sides do the same work. Files: seven text PDFs of ../shared/corpora when present, else
+   (or with ``--generated N``) N generated 50-page PDFs; ``--held-out`` takes the corpus's other
+   readable PDFs instead, which no tuning looked at.
 2. Speed-up from 2 workers: the same files ingested with 1 and with 2 worker processes.
 
 Ratios above 1 mean llmforge is slower than the raw call by that factor.
@@ -37,10 +38,15 @@ CORPUS_FILES = ["py-pdf-sample-files/GeoTopo-komprimiert.pdf", "pypdf/GeoBase_NH
                 "py-pdf-sample-files/multicolumn.pdf", "pypdf/Seige_of_Vicksburg_Sample_OCR.pdf",
                 "py-pdf-sample-files/pdflatex-4-pages.pdf", "pypdf/multilang.pdf",
                 "py-pdf-sample-files/habibi.pdf"]
+HELD_OUT_FILES = ["pypdf/crazyones.pdf", "pypdf/SF424_page2.pdf", "pypdf/side-by-side-subfig.pdf",
+                  "py-pdf-sample-files/pdflatex-forms.pdf", "py-pdf-sample-files/habibi-rotated.pdf",
+                  "py-pdf-sample-files/mistitled_outlines_example.pdf",
+                  "py-pdf-sample-files/002-trivial-libre-office-writer.pdf",
+                  "py-pdf-sample-files/google-doc-document.pdf", "py-pdf-sample-files/habibi-oneline-cmap.pdf"]
 
 
-def corpus(work: Path, generated: int) -> list[Path]:
-    found = [CORPORA / name for name in CORPUS_FILES if (CORPORA / name).exists()]
+def corpus(work: Path, generated: int, held_out: bool = False) -> list[Path]:
+    found = [CORPORA / name for name in (HELD_OUT_FILES if held_out else CORPUS_FILES) if (CORPORA / name).exists()]
     if found and not generated:
         return found
     from tests.assets import text_pdf
@@ -113,10 +119,12 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--generated", type=int, default=0, metavar="N",
                         help="use N generated 50-page PDFs instead of the shared corpus")
+    parser.add_argument("--held-out", action="store_true",
+                        help="use the shared corpus's other readable PDFs (not the tuned-on seven)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        paths = corpus(work, args.generated)
+        paths = corpus(work, args.generated, args.held_out)
         raw_s, pages = best_of(args.repeat, lambda: raw_pages(paths))
         lib_s, _ = best_of(args.repeat, lambda: llmforge_pages(paths))
         one_s, _ = best_of(args.repeat, None, lambda: pipeline_run(paths, work, 1))

@@ -14,7 +14,6 @@ import hashlib
 import io
 import json
 import logging
-import multiprocessing
 import os
 import queue
 import signal
@@ -34,7 +33,7 @@ from llmforge.errors import IngestError, UsageError
 from llmforge.ingest.detect import Detected
 from llmforge.ingest.extract import ExtractOptions, extract_file, extract_stream
 from llmforge.ingest.pages import ExtractedDocument, ExtractedPage
-from llmforge.ingest.worker import MAIN_GUARD, ExtractionRunner, IsolatedWorker, stop_all
+from llmforge.ingest.worker import ExtractionRunner, IsolatedWorker, stop_all
 from llmforge.project import Project
 from llmforge.text.normalize import search_form
 
@@ -223,6 +222,7 @@ class _Ingestor:
                 "SELECT source_path, arg_max(sha256, version) FROM documents WHERE status = 'ingested' "
                 "GROUP BY source_path").fetchall())
         self.claimed: set[str] = set()
+        self.stopping = threading.Event()
         self.workers: queue.SimpleQueue[ExtractionRunner] = queue.SimpleQueue()
         offline = bool(self.settings["offline.refuse_network"])
         memory_mb = int(self.settings["ingest.memory_mb"])
@@ -230,6 +230,11 @@ class _Ingestor:
         self._all_workers = [runner() for _ in range(workers)]
         for worker in self._all_workers:
             self.workers.put(worker)
+
+    def stop(self) -> None:
+        """Ctrl-C, from the calling thread: kill the extractions under way, start no more."""
+        self.stopping.set()
+        stop_all()
 
     def close(self) -> None:
         for worker in self._all_workers:
@@ -265,6 +270,8 @@ class _Ingestor:
             self.claimed.add(sha256)
         worker = self.workers.get()
         try:
+            if self.stopping.is_set():
+                raise IngestError("not extracted: the run was interrupted")
             with closing(_extraction(worker, path, self.options, float(self.settings["ingest.timeout"]))) as items:
                 detected = next(items)
                 pages = _PageSink(self.encrypted)
@@ -443,8 +450,6 @@ def ingest_paths(project: Project, paths: Iterable[Path], *, recursive: bool = F
         IngestInterrupted: Ctrl-C; the documents finished before it are stored, its ``report``
             says which.
     """
-    if getattr(multiprocessing.current_process(), "_inheriting", False):
-        raise UsageError(f"ingest_paths was called while a worker process was starting: {MAIN_GUARD}")
     collected = collect_files(paths, recursive, *file_globs(project, include, exclude))
     if not collected.files and not collected.problems:
         raise UsageError("nothing to ingest: no files found" + _excluded_hint(collected.excluded))
@@ -503,7 +508,8 @@ def _ingest(project: Project, collected: Collected, *, ocr: str | None, lang: st
         return IngestReport(done, collected.excluded, interrupted,
                             [str(path) for path in files if str(path) not in finished] if interrupted else [])
 
-    pool = ThreadPoolExecutor(max_workers=count)
+    # One thread more than runners: a file's hashing and original blob overlap another's extraction.
+    pool = ThreadPoolExecutor(max_workers=count + 1)
     try:
         for future in as_completed([pool.submit(ingestor.process, path) for path in files]):
             pending.append(future.result())
@@ -512,7 +518,7 @@ def _ingest(project: Project, collected: Collected, *, ocr: str | None, lang: st
                 commit()
         commit()
     except KeyboardInterrupt:
-        stop_all()   # the documents being extracted end now; they are not stored
+        ingestor.stop()   # the documents being extracted end now; they are not stored
         pool.shutdown(wait=True, cancel_futures=True)
         commit()     # those finished before Ctrl-C are whole: keep them
         raise IngestInterrupted(report(interrupted=True)) from None

@@ -18,17 +18,16 @@ import multiprocessing
 import os
 import resource
 import signal
+import sys
 import time
 import traceback
+import types
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, Protocol
 
 from llmforge.errors import IngestError
 
-# Python's multiprocessing runs the caller's script again in each child it starts (as __mp_main__);
-# a script that calls ingest_paths at top level would ingest again inside every worker.
-MAIN_GUARD = ("extraction runs in child processes that import your script again: put the calls to "
-              "llmforge under `if __name__ == \"__main__\":`")
 _PRELOAD = ["llmforge.ingest.extract", "llmforge.ingest.pdf", "llmforge.ingest.docx", "pypdf", "docx",
             "PIL.Image"]
 
@@ -37,6 +36,25 @@ def _context() -> multiprocessing.context.BaseContext:
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(_PRELOAD)
     return context
+
+
+@contextmanager
+def _without_main_module() -> Iterator[None]:
+    """Start children without the parent's ``__main__``.
+
+    Python's multiprocessing imports the calling script again in every child it starts (as
+    ``__mp_main__``): the CLI's entry script or a benchmark cost 0.3-0.5 s of imports (typer,
+    DuckDB...) per worker started, and a script calling ingest_paths at top level without an
+    ``if __name__ == "__main__":`` guard ingested again inside every worker. A child here only
+    runs functions importable from their own modules, so it needs nothing from the script. The
+    swap lasts while the child is forked (a few milliseconds).
+    """
+    main = sys.modules["__main__"]
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        sys.modules["__main__"] = main
 
 
 def _serve(conn: Any, memory_mb: int, offline: bool) -> None:
@@ -115,13 +133,13 @@ class IsolatedWorker:
         self.offline = offline
         self._process: Any = None
         self._conn: Any = None
-        self._answered = False   # whether this child ever answered (one that never did died starting)
 
     def _start(self) -> None:
         context = _context()
         self._conn, child_end = context.Pipe()
         self._process = context.Process(target=_serve, args=(child_end, self.memory_mb, self.offline), daemon=True)
-        self._process.start()
+        with _without_main_module():
+            self._process.start()
         _LIVE.add(self._process.pid)
         child_end.close()
 
@@ -177,7 +195,6 @@ class IsolatedWorker:
             status, value = self._conn.recv()
         except (EOFError, BrokenPipeError, ConnectionResetError):
             raise IngestError(self._death_reason()) from None
-        self._answered = True
         if status in ("ok", "item"):
             return status, value
         if status == "fatal":
@@ -191,8 +208,6 @@ class IsolatedWorker:
         if code is not None and code < 0:
             return (f"extraction crashed ({signal.Signals(-code).name}); possibly out of memory "
                     f"(limit {self.memory_mb} MB, ingest.memory_mb)")
-        if not self._answered and code == 1:
-            return f"extraction worker failed to start (code 1); {MAIN_GUARD}"
         return f"extraction worker exited unexpectedly (code {code})"
 
     def close(self) -> None:
