@@ -1,10 +1,11 @@
 """``ingest``: files in, documents and pages out, each document all-or-nothing.
 
 For each file: check its size, hash it (streaming), skip it when the same content is already
-ingested, extract it in an isolated worker process, store the original and the extracted text in
-the blob store, then write the document and its pages to the catalog in one transaction. A run
-killed at any point leaves either a whole document or none (at worst an orphan blob, which the
-next run reuses), so running it again finishes the job without duplicates.
+ingested, extract it in an isolated worker process whose pages stream one at a time into the
+extracted-text blob, store the original in the blob store, then write the document and its pages
+to the catalog in one transaction. A run killed at any point leaves either a whole document or
+none (at worst an orphan blob, which the next run reuses), so running it again finishes the job
+without duplicates; a run stopped with Ctrl-C stores what it had finished and says what it had not.
 """
 
 from __future__ import annotations
@@ -320,12 +321,15 @@ class _Ingestor:
              json.dumps(meta, ensure_ascii=False, default=str)])
         # Without texts (encrypted, or too large) the page text stays in the text blob only.
         texts = item.texts if item.texts is not None else [""] * len(item.pages)
-        conn.executemany(
-            "INSERT INTO pages (document_id, page_no, text, search_text, method, ocr_confidence, "
-            "language, deskew_angle, rotation, chars) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [[document_id, p.page_no, text, search_form(text), p.method, p.ocr_confidence, p.language,
-              p.deskew_angle, p.rotation, chars]
-             for p, text, chars in zip(item.pages, texts, item.chars)])
+        rows = [[document_id, p.page_no, text, search_form(text), p.method, p.ocr_confidence, p.language,
+                 p.deskew_angle, p.rotation, chars] for p, text, chars in zip(item.pages, texts, item.chars)]
+        # Many rows per statement: DuckDB's executemany runs one statement per row (5x slower).
+        for start in range(0, len(rows), PAGE_ROWS):
+            part = rows[start:start + PAGE_ROWS]
+            conn.execute("INSERT INTO pages (document_id, page_no, text, search_text, method, ocr_confidence, "
+                         "language, deskew_angle, rotation, chars) VALUES "
+                         + ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(part)),
+                         [value for row in part for value in row])
         return FileOutcome(path, INGESTED, document_id, version, len(item.pages), notes=item.notes)
 
     @staticmethod
@@ -341,6 +345,7 @@ BATCH_DOCUMENTS = 16
 BATCH_SECONDS = 2.0
 BATCH_CHARS = 8_000_000            # page text in one catalog transaction (DuckDB holds it in memory)
 CATALOG_TEXT_CHARS = 4_000_000     # a document with more text keeps it in its text blob only
+PAGE_ROWS = 500                    # page rows per INSERT statement
 
 
 def _extraction(runner: ExtractionRunner, path: Path, options: ExtractOptions,
