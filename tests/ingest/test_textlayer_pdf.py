@@ -88,50 +88,43 @@ def drawn(line: str) -> str:
     return re.sub("[\u0621-\u064a]+(?: [\u0621-\u064a]+)*", lambda m: shaped(m.group())[::-1], line)
 
 
-def font_pdf(lines: list[str], meaning: Callable[[str], str] | None = None) -> bytes:
-    """One page drawing ``lines`` (in drawing order) in DejaVu Sans; ``meaning(glyph's character)``
-    is what the ToUnicode map claims each glyph is (by default the truth, NFKC as producers do)."""
+Meaning = Callable[[str], str]
+
+
+def font_pdf(lines: list[str], meaning: Meaning | None = None, *, font_name: str = "DejaVuSans",
+             pages_before: list[list[str]] = ()) -> bytes:
+    """A page drawing ``lines`` (in drawing order) in DejaVu Sans, called ``font_name``;
+    ``meaning(glyph's character)`` is what the ToUnicode map claims each glyph is (by default the
+    truth, NFKC as producers do). ``pages_before``: truthful pages that come first."""
     if not FONT.exists():
         pytest.skip("DejaVu Sans is not installed (fonts-dejavu-core)")
     font = TrueType(FONT.read_bytes())
-    meaning = meaning or (lambda ch: unicodedata.normalize("NFKC", ch))
-    claims: dict[int, str] = {}
-    operations = ["BT /F1 20 Tf 30 TL 60 740 Td"]
-    for line in lines:
-        glyphs = [font.cmap[ord(ch)] for ch in line]
-        claims.update((glyph, meaning(ch)) for glyph, ch in zip(glyphs, line))
-        operations.append(f"<{''.join(f'{g:04X}' for g in glyphs)}> Tj T*")
-    operations.append("ET")
-    bfchar = "\n".join(f"<{g:04X}> <{text.encode('utf-16-be').hex()}>" for g, text in sorted(claims.items()))
-    cmap = ("/CIDInit /ProcSet findresource begin 12 dict begin begincmap /CMapName /Lies def /CMapType 2 def\n"
-            "/CIDSystemInfo << /Registry (Adobe) /Ordering (UCS) /Supplement 0 >> def\n"
-            f"1 begincodespacerange <0000> <FFFF> endcodespacerange\n{len(claims)} beginbfchar\n{bfchar}\n"
-            "endbfchar endcmap CMapName currentdict /CMap defineresource pop end end").encode()
-    widths = " ".join(f"{g} [{font.advance(g)}]" for g in sorted(claims))
-    program = zlib.compress(font.data)
-    content = "\n".join(operations).encode()
-
-    def stream(data: bytes, extra: str = "") -> bytes:
-        return f"<< /Length {len(data)}{extra} >>\nstream\n".encode() + data + b"\nendstream"
-
-    objects = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 4 0 R >> >> "
-        b"/Contents 8 0 R >>",
-        b"<< /Type /Font /Subtype /Type0 /BaseFont /DejaVuSans /Encoding /Identity-H "
-        b"/DescendantFonts [5 0 R] /ToUnicode 7 0 R >>",
-        (f"<< /Type /Font /Subtype /CIDFontType2 /BaseFont /DejaVuSans /CIDToGIDMap /Identity /DW 600 "
-         f"/CIDSystemInfo << /Registry (Adobe) /Ordering (Identity) /Supplement 0 >> /FontDescriptor 6 0 R "
-         f"/W [{widths}] >>").encode(),
-        b"<< /Type /FontDescriptor /FontName /DejaVuSans /Flags 32 /FontBBox [-1021 -463 1793 1232] "
-        b"/ItalicAngle 0 /Ascent 928 /Descent -236 /CapHeight 729 /StemV 80 /FontFile2 9 0 R >>",
-        stream(cmap),
-        stream(content),
-        stream(program, f" /Length1 {len(font.data)} /Filter /FlateDecode"),
-    ]
-    out = io.BytesIO(b"%PDF-1.7\n")
-    out.seek(0, io.SEEK_END)
+    pages = [(page, None) for page in pages_before] + [(lines, meaning)]
+    objects: list[bytes] = [b"<< /Type /Catalog /Pages 2 0 R >>", b""]
+    program = len(objects) + 1
+    objects.append(stream(zlib.compress(font.data), f" /Length1 {len(font.data)} /Filter /FlateDecode"))
+    kids = []
+    for page_lines, page_meaning in pages:
+        first = len(objects) + 1  # page, contents, Type0 font, CID font, descriptor, ToUnicode
+        kids.append(f"{first} 0 R")
+        claims, content = typeset(font, page_lines, page_meaning)
+        widths = " ".join(f"{g} [{font.advance(g)}]" for g in sorted(claims))
+        objects += [
+            (f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 {first + 2} 0 R "
+             f">> >> /Contents {first + 1} 0 R >>").encode(),
+            stream(content),
+            (f"<< /Type /Font /Subtype /Type0 /BaseFont /{font_name} /Encoding /Identity-H "
+             f"/DescendantFonts [{first + 3} 0 R] /ToUnicode {first + 5} 0 R >>").encode(),
+            (f"<< /Type /Font /Subtype /CIDFontType2 /BaseFont /{font_name} /CIDToGIDMap /Identity /DW 600 "
+             f"/CIDSystemInfo << /Registry (Adobe) /Ordering (Identity) /Supplement 0 >> "
+             f"/FontDescriptor {first + 4} 0 R /W [{widths}] >>").encode(),
+            (f"<< /Type /FontDescriptor /FontName /{font_name} /Flags 32 /FontBBox [-1021 -463 1793 1232] "
+             f"/ItalicAngle 0 /Ascent 928 /Descent -236 /CapHeight 729 /StemV 80 /FontFile2 {program} 0 R >>").encode(),
+            stream(to_unicode(claims)),
+        ]
+    objects[1] = f"<< /Type /Pages /Kids [{' '.join(kids)}] /Count {len(kids)} >>".encode()
+    out = io.BytesIO()
+    out.write(b"%PDF-1.7\n")
     offsets = []
     for number, body in enumerate(objects, start=1):
         offsets.append(out.tell())
@@ -141,6 +134,31 @@ def font_pdf(lines: list[str], meaning: Callable[[str], str] | None = None) -> b
     out.write(b"".join(b"%010d 00000 n \n" % offset for offset in offsets))
     out.write(b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref))
     return out.getvalue()
+
+
+def typeset(font: TrueType, lines: list[str], meaning: Meaning | None) -> tuple[dict[int, str], bytes]:
+    """What each glyph used claims to be, and the content stream drawing ``lines`` glyph by glyph."""
+    meaning = meaning or (lambda ch: unicodedata.normalize("NFKC", ch))
+    claims: dict[int, str] = {}
+    operations = ["BT /F1 20 Tf 30 TL 60 740 Td"]
+    for line in lines:
+        glyphs = [font.cmap[ord(ch)] for ch in line]
+        claims.update((glyph, meaning(ch)) for glyph, ch in zip(glyphs, line))
+        operations.append(f"<{''.join(f'{g:04X}' for g in glyphs)}> Tj T*")
+    operations.append("ET")
+    return claims, "\n".join(operations).encode()
+
+
+def to_unicode(claims: dict[int, str]) -> bytes:
+    bfchar = "\n".join(f"<{g:04X}> <{text.encode('utf-16-be').hex()}>" for g, text in sorted(claims.items()))
+    return ("/CIDInit /ProcSet findresource begin 12 dict begin begincmap /CMapName /Claims def /CMapType 2 def\n"
+            "/CIDSystemInfo << /Registry (Adobe) /Ordering (UCS) /Supplement 0 >> def\n"
+            f"1 begincodespacerange <0000> <FFFF> endcodespacerange\n{len(claims)} beginbfchar\n{bfchar}\n"
+            "endbfchar endcmap CMapName currentdict /CMap defineresource pop end end").encode()
+
+
+def stream(data: bytes, extra: str = "") -> bytes:
+    return f"<< /Length {len(data)}{extra} >>\nstream\n".encode() + data + b"\nendstream"
 
 
 def lying(alphabet: str) -> Callable[[str], str]:
@@ -158,11 +176,12 @@ def no_ocr(image, lang):  # noqa: ANN001, ANN201
 
 
 def extract(tmp_path: Path, data: bytes, ocr=real_ocr, lang: str = "auto"):  # noqa: ANN001, ANN201
+    """The last page of the PDF ``data``, extracted as ingest would (OCR mode auto)."""
     path = tmp_path / "page.pdf"
     path.write_bytes(data)
     document = pdf.extract_pdf(path, password=None, ocr_mode="auto", lang=lang, max_pages=10, dpi=150,
                                max_pixels=50_000_000, ocr=ocr)
-    return document.pages[0]
+    return document.pages[-1]
 
 
 # --- layers that lie --------------------------------------------------------------------
@@ -179,6 +198,32 @@ def test_lying_font_is_replaced_by_ocr(tmp_path: Path, alphabet: str) -> None:
     assert page.method == "ocr:tesseract"
     assert not set(page.text) & set(alphabet)
     assert re.search("محطة|المياه|المضخة|شهر", page.text), page.text
+
+
+PLAIN_LATIN = "etaoinshrdlucmfwypvbgkqjxz"  # a lie that reads as fluent-looking Latin letters
+
+
+def test_plausible_lie_in_an_arabic_font_is_caught_by_a_trial_ocr(tmp_path: Path) -> None:
+    data = font_pdf([drawn(line) for line in ARABIC_LINES], meaning=lying(PLAIN_LATIN),
+                    font_name="ABCDEF+TraditionalArabic")
+    page = extract(tmp_path, data)
+    assert page.method == "ocr:tesseract"
+    assert re.search("محطة|المياه|المضخة|شهر", page.text), page.text
+
+
+def test_plausible_lie_among_arabic_pages_is_caught_by_a_trial_ocr(tmp_path: Path) -> None:
+    arabic_page = [drawn("تقرير محطة المياه الشهري"), drawn("فحص المضخة الرئيسية")]
+    data = font_pdf([drawn(line) for line in ARABIC_LINES], meaning=lying(PLAIN_LATIN),
+                    pages_before=[arabic_page, arabic_page])
+    page = extract(tmp_path, data)
+    assert page.method == "ocr:tesseract"
+    assert re.search("محطة|المياه|المضخة|شهر", page.text), page.text
+
+
+def test_english_in_an_arabic_font_keeps_its_layer(tmp_path: Path) -> None:
+    lines = ["The pump station report for March", "Check the main pump every month"]
+    page = extract(tmp_path, font_pdf(lines, font_name="ABCDEF+Amiri-Regular"))  # OCR asked, and agrees
+    assert page.method == "text-layer" and page.text.replace("\r", "").split("\n") == lines
 
 
 def test_honest_arabic_layer_is_read_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

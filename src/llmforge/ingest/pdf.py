@@ -12,14 +12,17 @@ PDFium puts a line that mixes Arabic and Latin in the order of whichever directi
 and reorders the line as a whole with :mod:`llmforge.text.bidi`.
 
 A text layer can lie: a font whose ToUnicode map sends glyphs to unrelated code points gives
-fluent-looking nonsense (``Ԕ ϸЇ ΰ``, ``᧒ᥱᦎᦫ`` for "عربي"). Such a layer (unusual scripts, words
-that switch script) and one with too little text are compared with a trial OCR of the rendered
-page, and the better reading is kept (:func:`reading_value`): digits and punctuation are real
-text, so a table of figures keeps its layer unless OCR reads clearly more.
+fluent-looking nonsense (``Ԕ ϸЇ ΰ``, ``᧒ᥱᦎᦫ`` for "عربي"). A suspect layer (letters of unusual
+scripts, words that switch script, or not one Arabic letter where the page's fonts are Arabic
+ones or the two pages before it were Arabic) and one with too little text are compared with a
+trial OCR of the rendered page. A confident OCR reading in another script exposes a suspect
+layer; otherwise the better reading is kept (:func:`reading_value`): digits and punctuation are
+real text, so a table of figures keeps its layer unless OCR reads clearly more.
 """
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import re
 import unicodedata
@@ -30,12 +33,13 @@ from pathlib import Path
 from typing import Any
 
 import pypdfium2 as pdfium
+import pypdfium2.raw as pdfium_c
 
 from llmforge.errors import IngestError
 from llmforge.ingest.pages import ExtractedDocument, ExtractedPage
 from llmforge.text.bidi import MIRRORED, visual_line_to_logical
 from llmforge.text.language import script_letters
-from llmforge.text.normalize import Assessment, assess, is_latin1
+from llmforge.text.normalize import Assessment, assess, count_letters, is_latin1
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +49,10 @@ DOUBT_BROKEN = 0.1      # share of broken words (score below quality) that asks 
 IMPLAUSIBLE_BROKEN = 0.25  # share of broken words that makes a layer worth checking against OCR
 IMPLAUSIBLE_UNUSUAL = 0.1  # share of letters outside the usual scripts that does the same
 OCR_MARGIN = 1.2        # OCR replaces a text layer only when it reads this much more real text
+CONFIDENT_OCR = 60.0    # mean word confidence at which a trial OCR may contradict a suspect layer
+# Font names that declare an Arabic typeface (a subset prefix "ABCDEF+" does not matter).
+_ARABIC_FONT = re.compile("arab|naskh|kufi|amiri|nastaliq|thuluth|diwani|ruqaa|lotus|mitra|nazanin|yagut"
+                          "|badr|majalla|scheherazade|lateef|kacst|andalus|aldhabi|uthman|hafs", re.IGNORECASE)
 _ARABIC = re.compile("[\u0600-\u06ff\ufb50-\ufdff\ufe70-\ufeff]")
 _LATIN = re.compile("[A-Za-z\u00c0-\u024f]")
 
@@ -76,14 +84,17 @@ def extract_pdf(path: Path, *, password: str | None, ocr_mode: str, lang: str, m
         if count > max_pages:
             raise IngestError(f"PDF has {count} pages, over the limit of {max_pages} (ingest.max_pages)")
         fallback = _PypdfFallback(path, password)
-        pages = []
+        pages: list[ExtractedPage] = []
         notes: list[str] = []
+        arabic_before = 0  # how many pages just before this one were mostly Arabic
         for index in range(count):
             page = document[index]
             try:
-                pages.append(_extract_page(page, index, fallback, ocr_mode, lang, dpi, max_pixels, ocr))
+                pages.append(_extract_page(page, index, fallback, ocr_mode, lang, dpi, max_pixels, ocr,
+                                           neighbours_arabic=arabic_before >= 2))
             finally:
                 page.close()
+            arabic_before = arabic_before + 1 if _mostly_arabic(pages[-1].text) else 0
             if on_page:
                 on_page(index + 1, count)
         ocred = sum(p.method.startswith("ocr") for p in pages)
@@ -97,10 +108,11 @@ def extract_pdf(path: Path, *, password: str | None, ocr_mode: str, lang: str, m
 
 
 def _extract_page(page: pdfium.PdfPage, index: int, fallback: _PypdfFallback, ocr_mode: str,
-                  lang: str, dpi: int, max_pixels: int, ocr: OcrFunction) -> ExtractedPage:
-    text = ""
+                  lang: str, dpi: int, max_pixels: int, ocr: OcrFunction,
+                  neighbours_arabic: bool = False) -> ExtractedPage:
+    text, arabic_fonts = "", False
     if ocr_mode != "always":
-        text = _pdfium_text(page)
+        text, arabic_fonts = _read_layer(page)
     found = assess(text)
     if ocr_mode != "always" and _doubtful(found):
         alternative = fallback.page_text(index)
@@ -108,25 +120,62 @@ def _extract_page(page: pdfium.PdfPage, index: int, fallback: _PypdfFallback, oc
             second = assess(alternative)
             if second.score > found.score:
                 text, found = alternative, second
-    usable = found.letters >= MIN_LETTERS and found.quality >= USABLE_QUALITY and not _implausible(found)
+    # Arabic fonts, or Arabic pages around it, and not one Arabic letter: the layer may lie fluently.
+    missing_arabic = (arabic_fonts or neighbours_arabic) and found.letters >= MIN_LETTERS and not _ARABIC.search(text)
+    suspect = _implausible(found) or missing_arabic
+    usable = found.letters >= MIN_LETTERS and found.quality >= USABLE_QUALITY and not suspect
     if ocr_mode == "never" or (ocr_mode == "auto" and usable):
         method = "text-layer" if text.strip() else "none"
         return ExtractedPage(index + 1, text, method)
     image = render_page(page, dpi, max_pixels)
     result = ocr(image, lang)
     layer = reading_value(found)
-    if ocr_mode == "auto" and layer and layer * OCR_MARGIN >= reading_value(assess(result.text), result.confidence):
+    contradicted = suspect and _contradicts(result, text)
+    if (ocr_mode == "auto" and layer and not contradicted
+            and layer * OCR_MARGIN >= reading_value(assess(result.text), result.confidence)):
         return ExtractedPage(index + 1, text, "text-layer")
     return ExtractedPage(index + 1, result.text, f"ocr:{result.engine}", result.confidence,
                          deskew_angle=result.deskew_angle, rotation=result.rotation)
 
 
-def _pdfium_text(page: pdfium.PdfPage) -> str:
+def _read_layer(page: pdfium.PdfPage) -> tuple[str, bool]:
+    """PDFium's text of the page in reading order, and whether the page sets text in fonts made
+    for Arabic (asked only of pages without Arabic letters, from a few sampled characters)."""
     textpage = page.get_textpage()
     try:
         text = textpage.get_text_range().replace("\ufffe", "")  # PDFium's joined-hyphen mark
+        arabic_fonts = not _ARABIC.search(text) and bool(text.strip()) and _arabic_fonts(textpage)
     finally:
         textpage.close()
+    return _in_reading_order(text), arabic_fonts
+
+
+def _arabic_fonts(textpage: pdfium.PdfTextPage, samples: int = 4) -> bool:
+    count = textpage.count_chars()
+    buffer = ctypes.create_string_buffer(256)
+    flags = ctypes.c_int()
+    for index in range(0, count, max(1, count // samples)):
+        length = pdfium_c.FPDFText_GetFontInfo(textpage, index, buffer, len(buffer), ctypes.byref(flags))
+        if 0 < length <= len(buffer) and _ARABIC_FONT.search(buffer.value.decode("utf-8", "replace")):
+            return True
+    return False
+
+
+def _mostly_arabic(text: str) -> bool:
+    if not _ARABIC.search(text):
+        return False
+    arabic, latin = script_letters(text)
+    return arabic > latin
+
+
+def _contradicts(result: Any, layer: str) -> bool:
+    """Whether a confident OCR reading is in another script than the layer: the trial read that
+    exposes a layer whose letters are plausible but not the page's."""
+    confident = result.confidence is not None and result.confidence >= CONFIDENT_OCR
+    return confident and count_letters(result.text) >= MIN_LETTERS and _mostly_arabic(result.text) != _mostly_arabic(layer)
+
+
+def _in_reading_order(text: str) -> str:
     if is_latin1(text) or not _ARABIC.search(text):
         return text
     lines = text.split("\r\n")
