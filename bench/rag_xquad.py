@@ -12,7 +12,9 @@ one from the questions that no sample the pipeline was tuned or studied on holds
 question is asked twice: through ``ask`` (retrieval, checks, citations), and with its gold paragraph
 alone handed to the same model with the same instructions and no way out (the model's own ability,
 the baseline). Answers are scored by SQuAD/MLQA exact match and token F1 (``llmforge.text.qa_metrics``;
-a refusal scores 0) and by the older "contains a gold answer" (case-folded, Arabic search form).
+a refusal scores 0), by token recall (F1 without its precision: a right answer in a whole sentence
+scores as high as the bare span, so replies of different lengths compare) and by the older
+"contains a gold answer" (case-folded, Arabic search form).
 The figures and their targets (issue 16), per language:
 
 - F1 ratio: answer F1 through the pipeline / answer F1 with the gold paragraph, same questions and
@@ -117,7 +119,7 @@ def cache_path(args: argparse.Namespace, model: str) -> Path | None:
 def score(rows: list[dict], language: str) -> dict:
     """The figures of one language from its cached answers."""
     from llmforge.text.normalize import search_form
-    from llmforge.text.qa_metrics import exact_match, token_f1
+    from llmforge.text.qa_metrics import exact_match, token_f1, token_recall
 
     def contains(text: str, golds: list[str]) -> bool:
         return any(search_form(g) in search_form(text) for g in golds)
@@ -132,9 +134,12 @@ def score(rows: list[dict], language: str) -> dict:
         texts = [("" if pair[pick].get("refused") else pair[pick]["answer"], pair[0]["golds"]) for pair in pairs]
         out[name] = {"exact_match": sum(exact_match(t, g, language) for t, g in texts) / n,
                      "f1": sum(token_f1(t, g, language) for t, g in texts) / n,
+                     "recall": sum(token_recall(t, g, language) for t, g in texts) / n,
                      "contains": sum(contains(t, g) for t, g in texts) / n}
     citations = [cited == row["gold_passage"] for row, _ in pairs for cited in row["cited"]]
-    out["f1_ratio"] = out["retrieval"]["f1"] / out["gold_paragraph"]["f1"] if out["gold_paragraph"]["f1"] else None
+    for score_name in ("f1", "recall", "contains"):
+        given = out["gold_paragraph"][score_name]
+        out[f"{score_name}_ratio"] = out["retrieval"][score_name] / given if given else None
     out["citations"] = len(citations)
     out["citations_to_gold"] = sum(citations) / len(citations) if citations else None
     out["cites_gold_passage"] = sum(row["gold_passage"] in row["cited"] for row, _ in pairs) / n
@@ -146,15 +151,15 @@ def score(rows: list[dict], language: str) -> dict:
 
 
 def losses(pairs: list[tuple[dict, dict]], language: str) -> dict[str, int]:
-    """Why the pipeline scored below the gold paragraph, question by question: the gold passage was
-    not among those shown to the model, a check refused (by its reason), or the model answered
-    worse from the passages it was shown."""
-    from llmforge.text.qa_metrics import token_f1
+    """Why the pipeline lost answers the gold paragraph gave (token recall lower, so a shorter or
+    longer reply does not count), question by question: the gold passage was not among those shown
+    to the model, a check refused (by its reason), or the model answered worse from what it saw."""
+    from llmforge.text.qa_metrics import token_recall
 
     causes: dict[str, int] = {}
     for row, given in pairs:
-        scored = 0.0 if row["refused"] else token_f1(row["answer"], row["golds"], language)
-        if scored >= token_f1(given["answer"], row["golds"], language):
+        scored = 0.0 if row["refused"] else token_recall(row["answer"], row["golds"], language)
+        if scored >= token_recall(given["answer"], row["golds"], language):
             continue
         cause = ("gold passage not shown" if row["gold_passage"] not in row["shown"] else
                  f"refused: {row['reason']}" if row["refused"] else "answered worse")
@@ -276,15 +281,17 @@ def main() -> None:
         print(f"model {runtime.name}, sample: {summary['sample']}, answers of at most {args.max_tokens} tokens")
         for language, row in results.items():
             rag, gold = row["retrieval"], row["gold_paragraph"]
-            ratio = f"{row['f1_ratio']:.2f}" if row["f1_ratio"] is not None else "n/a"
+            ratio, recall_ratio, contains_ratio = (f"{row[name]:.2f}" if row[name] is not None else "n/a"
+                                                   for name in ("f1_ratio", "recall_ratio", "contains_ratio"))
             to_gold = f"{row['citations_to_gold']:.0%}" if row["citations_to_gold"] is not None else "n/a"
             refused = f"{row['refused_when_absent']:.0%}" if row["refused_when_absent"] is not None else "n/a"
             print(f"{language}: {row['answerable']} answerable: F1 {rag['f1']:.3f} (EM {rag['exact_match']:.0%}, "
-                  f"contains {rag['contains']:.0%}) against {gold['f1']:.3f} (EM {gold['exact_match']:.0%}, "
-                  f"contains {gold['contains']:.0%}) with the gold paragraph: ratio {ratio}; "
+                  f"recall {rag['recall']:.3f}, contains {rag['contains']:.0%}) against {gold['f1']:.3f} "
+                  f"(EM {gold['exact_match']:.0%}, recall {gold['recall']:.3f}, contains {gold['contains']:.0%}) "
+                  f"with the gold paragraph: ratio {ratio} (recall {recall_ratio}, contains {contains_ratio}); "
                   f"{to_gold} of {row['citations']} citations point at the gold passage; "
                   f"refused {row['false_refusals']:.0%}; {row['absent']} absent: refused {refused}")
-            print(f"    below the gold paragraph: {', '.join(f'{n} {cause}' for cause, n in row['losses'].items()) or 'none'}")
+            print(f"    answers lost against the gold paragraph: {', '.join(f'{n} {cause}' for cause, n in row['losses'].items()) or 'none'}")
         print(f"{summary['seconds']} s")
         print("RESULT " + json.dumps(summary, ensure_ascii=False))
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from llmforge.text.qa_metrics import exact_match, normalize_answer, token_f1
+from llmforge.text.qa_metrics import exact_match, normalize_answer, token_f1, token_recall
 
 
 @pytest.mark.parametrize(("text", "language", "normalised"), [
@@ -42,6 +42,19 @@ def test_token_f1(prediction: str, golds: list[str], language: str, f1: float) -
     assert token_f1(prediction, golds, language) == pytest.approx(f1)
 
 
+@pytest.mark.parametrize(("prediction", "golds", "language", "recall"), [
+    ("Peyton Manning was 39 years old.", ["39"], "en", 1.0),                # the whole sentence holds it
+    ("Manning", ["Peyton Manning", "Manning"], "en", 1.0),                   # the best gold
+    ("Manning", ["Peyton Manning"], "en", 0.5),
+    ("كان عمره 39 عاماً.", ["39 عاما"], "ar", 1.0),                          # the tanwin goes
+    ("كان عمره 39 سنة", ["39 عاما"], "ar", 0.5),
+    ("", ["39"], "en", 0.0),
+])
+def test_token_recall(prediction: str, golds: list[str], language: str, recall: float) -> None:
+    assert token_recall(prediction, golds, language) == pytest.approx(recall)
+
+
 def test_no_gold_answer_scores_zero() -> None:
     assert token_f1("anything", [], "en") == 0.0
     assert exact_match("anything", [], "en") == 0.0
+    assert token_recall("anything", [], "en") == 0.0

@@ -1,5 +1,6 @@
 """Answer scores as the field reports them: SQuAD's exact match and token F1, with MLQA's
-normalisation per language, each the best over a question's gold answers.
+normalisation per language, each the best over a question's gold answers; and token recall, for
+replies longer than the gold span.
 
 A reply "contains the gold answer" undercounts right answers when a gold answer is a longer span
 than a right reply needs, and overcounts a long reply that happens to hold it. Exact match and
@@ -44,8 +45,12 @@ def normalize_answer(text: str, language: str) -> str:
     return " ".join(text.split())
 
 
+def _common(predicted: list[str], expected: list[str]) -> int:
+    return sum((Counter(predicted) & Counter(expected)).values())
+
+
 def _f1(predicted: list[str], expected: list[str]) -> float:
-    common = sum((Counter(predicted) & Counter(expected)).values())
+    common = _common(predicted, expected)
     if not common:
         return 0.0
     precision, recall = common / len(predicted), common / len(expected)
@@ -63,3 +68,12 @@ def token_f1(prediction: str, golds: Sequence[str], language: str) -> float:
     token in common, an empty prediction included)."""
     predicted = normalize_answer(prediction, language).split()
     return max((_f1(predicted, normalize_answer(gold, language).split()) for gold in golds), default=0.0)
+
+
+def token_recall(prediction: str, golds: Sequence[str], language: str) -> float:
+    """The best share of a gold answer's normalised tokens that the prediction holds: F1 without
+    its precision, so a right answer in a whole sentence scores as high as the bare span. Compares
+    replies of different lengths (F1 of a sentence-long reply is low however right it is)."""
+    predicted = normalize_answer(prediction, language).split()
+    return max((_common(predicted, expected) / len(expected)
+                for expected in (normalize_answer(gold, language).split() for gold in golds) if expected), default=0.0)
