@@ -16,14 +16,17 @@ from llmforge.text.stopwords import ENGLISH_STOPWORDS
 
 LANGUAGES = ("ar", "en", "ar+en", "latn", "und")
 _ARABIC_LETTER = re.compile(f"[{ARABIC_BLOCK}{PRESENTATION_FORMS}]")
-_LATIN_LETTER = re.compile(r"[A-Za-z\u00c0-\u024f]")
+_LATIN_EXTENDED = re.compile("[\u0100-\u024f]")
 
 
 def script_letters(text: str) -> tuple[int, int]:
     """How many Arabic and how many Latin letters ``text`` holds."""
     if is_latin1(text):
         return 0, count_letters(text)
-    return len(_ARABIC_LETTER.findall(text)), len(_LATIN_LETTER.findall(text))
+    arabic = len(_ARABIC_LETTER.findall(text)) if _ARABIC_LETTER.search(text) else 0
+    # Latin-1's letters counted on bytes (the rest dropped), Latin Extended by expression
+    western = count_letters(text.encode("latin-1", "ignore").decode("latin-1"))
+    return arabic, western + (len(_LATIN_EXTENDED.findall(text)) if _LATIN_EXTENDED.search(text) else 0)
 
 
 def detect_language(text: str) -> str:

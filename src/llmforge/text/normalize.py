@@ -162,7 +162,6 @@ _CARE = re.compile(f"[{ARABIC_BLOCK}\u0590-\u05ff\ufb00-\ufeff{_BIDI_CONTROLS}\u
                    "\ue000-\uf8ff\u0370-\u04ff\U000f0000-\U0010fffd]")
 _CID = re.compile(r"\(cid:\d+\)")
 _MOJIBAKE = re.compile(r"[ÃØÙÂ][\u0080-\u00bf]|â€|ï¿½")
-_LETTER = re.compile(r"[^\W\d_]")
 _UNREADABLE = re.compile("[\ue000-\uf8ff\U000f0000-\U0010fffd\ufffd]")  # private use, replacement
 _LATIN1_LETTERS = bytes(b for b in range(256) if chr(b).isalpha())
 _LATIN1_SPACE = bytes(b for b in range(256) if chr(b).isspace())
@@ -219,7 +218,7 @@ def assess(text: str) -> Assessment:
         return Assessment(letters, quality, quality, digits)
     text = _DROP_RE.sub("", text)
     visible = sum(map(len, text.split()))
-    letters = _LETTER.subn("", text)[1]
+    letters = sum(map(str.isalpha, text))  # twice as fast as a regular expression for letters
     digits = _DIGIT.subn("", text)[1]
     unusual = _UNUSUAL_LETTER.subn("", text)[1] if _MAYBE_UNUSUAL.search(text) else 0
     bad = _CID.subn("", text)[1] * 6 if "(cid:" in text else 0
@@ -258,7 +257,7 @@ def count_letters(text: str) -> int:
     raw = _western_bytes(text)
     if raw is not None:
         return len(raw) - len(raw.translate(None, _LATIN1_LETTERS))
-    return _LETTER.subn("", text)[1]
+    return sum(map(str.isalpha, text))
 
 
 # Typographic punctuation and symbols (dashes, curly quotes, bullets, arrows, box drawing) that
