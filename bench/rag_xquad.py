@@ -167,13 +167,60 @@ def losses(pairs: list[tuple[dict, dict]], language: str) -> dict[str, int]:
     return causes
 
 
+class Workspace:
+    """Each language's indexed passages and the model, made on first use: a run whose answers are
+    all cached builds nothing and loads nothing."""
+
+    def __init__(self, folder: Path, passages: dict[str, list[str]], every: int, model: str | None):
+        self.folder, self.passages, self.every, self.model = folder, passages, every, model
+        self.projects: dict = {}
+        self.gone: dict[str, set[str]] = {}   # passages deleted from the index (--all-passages)
+        self._runtime = None
+
+    def project(self, language: str):
+        if language not in self.projects:
+            from llmforge.ingest.pipeline import ingest_paths
+            from llmforge.project import init_project
+            from llmforge.structure.pipeline import structure_project
+
+            folder = self.folder / f"passages-{language}"
+            folder.mkdir()
+            for number in range(0, len(self.passages[language]), self.every):
+                (folder / f"{number:04d}.txt").write_text(self.passages[language][number], encoding="utf-8")
+            self.projects[language] = init_project(self.folder / f"project-{language}")
+            ingest_paths(self.projects[language], [folder], recursive=True)
+            structure_project(self.projects[language])
+            self._delete(language)
+        return self.projects[language]
+
+    def runtime(self, language: str):
+        if self._runtime is None:
+            from llmforge.inference.runtime import get_runtime
+
+            self._runtime = get_runtime(self.project(language), self.model)
+        return self._runtime
+
+    def delete(self, language: str, stems: set[str]) -> None:
+        """Take these passages out of the index, now or once it is built."""
+        self.gone[language] = stems
+        if language in self.projects:
+            self._delete(language)
+
+    def _delete(self, language: str) -> None:
+        from llmforge.documents import delete_document, list_documents
+
+        for document in list_documents(self.projects[language]):
+            if Path(document["source_path"]).stem in self.gone.get(language, ()):
+                delete_document(self.projects[language], document["id"])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--questions", type=int, default=80, help="answerable and absent questions per language")
     parser.add_argument("--offset", type=int, default=0, help="another, disjoint sample")
     parser.add_argument("--languages", default="ar,en")
-    parser.add_argument("--model", default=None, help="default: the project's serve.model")
+    parser.add_argument("--model", default=None, help="default: setting serve.model")
     parser.add_argument("--max-tokens", type=int, default=64, help="longest answer, both conditions")
     parser.add_argument("--cache", type=Path, default=None, help="folder of the per-question cache")
     parser.add_argument("--no-cache", action="store_true")
@@ -186,49 +233,41 @@ def main() -> None:
     args = parser.parse_args()
     if not XQUAD.is_dir():
         sys.exit(f"XQuAD not found at {XQUAD}")
-    if args.questions < 1 or args.offset < 0 or args.max_tokens < 1:
-        sys.exit("--questions and --max-tokens must be at least 1 and --offset not negative")
+    if args.questions < 1 or args.offset < 0 or args.max_tokens < 1 or args.minutes < 0:
+        sys.exit("--questions and --max-tokens must be at least 1, --offset and --minutes not negative")
     if args.held_out and (args.offset or args.all_passages):
         sys.exit("--held-out is its own sample: not with --offset or --all-passages")
     languages = args.languages.split(",")
     if not set(languages) <= {"ar", "en"}:
         sys.exit("--languages takes ar, en or both")
 
-    from llmforge.documents import delete_document, list_documents
-    from llmforge.ingest.pipeline import ingest_paths
     from llmforge.inference.rag import AgentSettings, ask, build_messages, clean_reply
-    from llmforge.inference.runtime import get_runtime
-    from llmforge.project import init_project
-    from llmforge.structure.pipeline import structure_project
+    from llmforge.inference.runtime import model_label
+    from llmforge.settings import load_settings
 
     started = time.perf_counter()
-    with tempfile.TemporaryDirectory() as tmp:
-        projects, samples, passages = {}, {}, {}
-        for language in languages:
-            passages[language], questions = load(language)
-            if args.all_passages and args.offset * args.questions >= len(questions):
+    samples, passages = {}, {}
+    for language in languages:
+        passages[language], questions = load(language)
+        if args.all_passages:
+            if args.offset * args.questions >= len(questions):
                 sys.exit(f"--offset {args.offset} starts past the {len(questions)} {language} questions")
-            folder = Path(tmp) / f"passages-{language}"
-            folder.mkdir()
-            for number in range(0, len(passages[language]), 1 if args.all_passages else 2):
-                (folder / f"{number:04d}.txt").write_text(passages[language][number], encoding="utf-8")
-            projects[language] = project = init_project(Path(tmp) / f"project-{language}")
-            ingest_paths(project, [folder], recursive=True)
-            structure_project(project)
-            if args.all_passages:
-                answerable = questions[args.offset * args.questions:(args.offset + 1) * args.questions]
-                samples[language] = (answerable, answerable)
-            else:
-                pools = ([q for q in questions if q[2] % 2 == 0], [q for q in questions if q[2] % 2 == 1])
-                samples[language] = tuple(held_out(pool, args.questions, questions) if args.held_out
-                                          else spread(pool, args.questions, args.offset) for pool in pools)
-        runtime = get_runtime(projects[languages[0]], args.model)
-        cache = Cache(cache_path(args, runtime.name))
-        settings = AgentSettings(model=args.model, max_tokens=args.max_tokens)
+            answerable = questions[args.offset * args.questions:(args.offset + 1) * args.questions]
+            samples[language] = (answerable, answerable)
+        else:
+            pools = ([q for q in questions if q[2] % 2 == 0], [q for q in questions if q[2] % 2 == 1])
+            samples[language] = tuple(held_out(pool, args.questions, questions) if args.held_out
+                                      else spread(pool, args.questions, args.offset) for pool in pools)
+    model = model_label(args.model or str(load_settings(None)["serve.model"]))   # a fresh project's
+    cache = Cache(cache_path(args, model))
+    settings = AgentSettings(model=args.model, max_tokens=args.max_tokens)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Workspace(Path(tmp), passages, 1 if args.all_passages else 2, args.model)
 
         def through_pipeline(language: str, question: Question) -> dict:
             text, golds, passage = question
-            answer = ask(projects[language], text, settings, runtime)
+            answer = ask(work.project(language), text, settings, work.runtime(language))
             return {"golds": golds, "gold_passage": f"{passage:04d}", "answer": answer.answer,
                     "refused": answer.refused, "reason": answer.reason, "draft": answer.draft,
                     "cited": [Path(c.source_path).stem for c in answer.citations],
@@ -236,6 +275,7 @@ def main() -> None:
 
         def with_gold_paragraph(language: str, question: Question) -> dict:
             text, golds, passage = question
+            runtime = work.runtime(language)
             messages, _ = build_messages(text, [SimpleNamespace(text=passages[language][passage])], runtime,
                                          language, None, args.max_tokens, way_out=False)
             reply = runtime.chat(messages, max_tokens=args.max_tokens, temperature=0.0)["choices"][0]["message"]
@@ -258,10 +298,7 @@ def main() -> None:
         if args.all_passages:
             ask_all(("answerable", "gold"))
             for language in languages:
-                gone = {f"{passage:04d}" for _, _, passage in samples[language][1]}
-                for document in list_documents(projects[language]):
-                    if Path(document["source_path"]).stem in gone:
-                        delete_document(projects[language], document["id"])
+                work.delete(language, {f"{passage:04d}" for _, _, passage in samples[language][1]})
             ask_all(("absent",))
         else:
             ask_all(("answerable", "gold", "absent"))
@@ -272,28 +309,34 @@ def main() -> None:
                                                    ("absent", samples[language][1])) for q in sample}
         results[language] = score([row for key, row in cache.rows.items()
                                    if key[0] == language and key[1:] in asked], language)
-    summary = {"model": runtime.name, "protocol": "all-passages" if args.all_passages else "half-indexed",
-               "sample": "held-out" if args.held_out else f"offset {args.offset}", "max_tokens": args.max_tokens, "targets": TARGETS, "results": results,
-               "cache": str(cache.path) if cache.path else None, "seconds": round(time.perf_counter() - started)}
+    summary = {"model": model, "protocol": "all-passages" if args.all_passages else "half-indexed",
+               "sample": "held-out" if args.held_out else f"offset {args.offset}", "max_tokens": args.max_tokens,
+               "targets": TARGETS, "results": results, "cache": str(cache.path) if cache.path else None,
+               "seconds": round(time.perf_counter() - started)}
     if args.json:
         print(json.dumps(summary, indent=2, ensure_ascii=False))
-    else:
-        print(f"model {runtime.name}, sample: {summary['sample']}, answers of at most {args.max_tokens} tokens")
-        for language, row in results.items():
-            rag, gold = row["retrieval"], row["gold_paragraph"]
-            ratio, recall_ratio, contains_ratio = (f"{row[name]:.2f}" if row[name] is not None else "n/a"
-                                                   for name in ("f1_ratio", "recall_ratio", "contains_ratio"))
-            to_gold = f"{row['citations_to_gold']:.0%}" if row["citations_to_gold"] is not None else "n/a"
-            refused = f"{row['refused_when_absent']:.0%}" if row["refused_when_absent"] is not None else "n/a"
-            print(f"{language}: {row['answerable']} answerable: F1 {rag['f1']:.3f} (EM {rag['exact_match']:.0%}, "
-                  f"recall {rag['recall']:.3f}, contains {rag['contains']:.0%}) against {gold['f1']:.3f} "
-                  f"(EM {gold['exact_match']:.0%}, recall {gold['recall']:.3f}, contains {gold['contains']:.0%}) "
-                  f"with the gold paragraph: ratio {ratio} (recall {recall_ratio}, contains {contains_ratio}); "
-                  f"{to_gold} of {row['citations']} citations point at the gold passage; "
-                  f"refused {row['false_refusals']:.0%}; {row['absent']} absent: refused {refused}")
-            print(f"    answers lost against the gold paragraph: {', '.join(f'{n} {cause}' for cause, n in row['losses'].items()) or 'none'}")
-        print(f"{summary['seconds']} s")
-        print("RESULT " + json.dumps(summary, ensure_ascii=False))
+        return
+    report(summary)
+
+
+def report(summary: dict) -> None:
+    print(f"model {summary['model']}, sample: {summary['sample']}, answers of at most {summary['max_tokens']} tokens")
+    for language, row in summary["results"].items():
+        rag, gold = row["retrieval"], row["gold_paragraph"]
+        ratio, recall_ratio, contains_ratio = (f"{row[name]:.2f}" if row[name] is not None else "n/a"
+                                               for name in ("f1_ratio", "recall_ratio", "contains_ratio"))
+        to_gold = f"{row['citations_to_gold']:.0%}" if row["citations_to_gold"] is not None else "n/a"
+        refused = f"{row['refused_when_absent']:.0%}" if row["refused_when_absent"] is not None else "n/a"
+        lost = ", ".join(f"{n} {cause}" for cause, n in row["losses"].items()) or "none"
+        print(f"{language}: {row['answerable']} answerable: F1 {rag['f1']:.3f} (EM {rag['exact_match']:.0%}, "
+              f"recall {rag['recall']:.3f}, contains {rag['contains']:.0%}) against {gold['f1']:.3f} "
+              f"(EM {gold['exact_match']:.0%}, recall {gold['recall']:.3f}, contains {gold['contains']:.0%}) "
+              f"with the gold paragraph: ratio {ratio} (recall {recall_ratio}, contains {contains_ratio}); "
+              f"{to_gold} of {row['citations']} citations point at the gold passage; "
+              f"refused {row['false_refusals']:.0%}; {row['absent']} absent: refused {refused}")
+        print(f"    answers lost against the gold paragraph: {lost}")
+    print(f"{summary['seconds']} s")
+    print("RESULT " + json.dumps(summary, ensure_ascii=False))
 
 
 if __name__ == "__main__":
