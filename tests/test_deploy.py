@@ -145,7 +145,7 @@ def of_kind(kind: str) -> list[dict]:
 
 
 def pod_specs() -> list[tuple[str, dict]]:
-    """Every pod template of a Deployment or CronJob (the Ray plan aside)."""
+    """Every pod template of a Deployment or CronJob (the Ray cluster aside)."""
     found = [(d["metadata"]["name"], d["spec"]["template"]["spec"]) for d in of_kind("Deployment")]
     found += [(c["metadata"]["name"], c["spec"]["jobTemplate"]["spec"]["template"]["spec"])
               for c in of_kind("CronJob")]
@@ -160,7 +160,7 @@ def test_every_manifest_loads_and_the_kustomization_names_existing_files() -> No
         assert docs and all("apiVersion" in doc and "kind" in doc for doc in docs), name
     resources = loaded["kustomization.yaml"][0]["resources"]
     assert all((K8S / resource).is_file() for resource in resources)
-    assert not {"secret.yaml", "ray-cluster.yaml"} & set(resources), "templates and plans are not applied"
+    assert not {"secret.yaml", "ray-cluster.yaml"} & set(resources), "templates and operator resources are not applied"
     if shutil.which("kubectl"):
         rendered = subprocess.run(["kubectl", "kustomize", str(K8S)], capture_output=True, text=True, timeout=60)
         assert rendered.returncode == 0, rendered.stderr
@@ -247,15 +247,42 @@ def test_the_nightly_cronjob_runs_the_script_on_the_drop_folder_once_at_a_time()
     assert "deploy/cron/nightly-ingest.sh /usr/local/bin/llmforge-nightly-ingest" in dockerfile
 
 
-def test_no_llmforge_pod_may_open_a_connection_and_the_ray_cluster_is_a_plan() -> None:
-    (policy,) = of_kind("NetworkPolicy")
+def test_no_llmforge_pod_may_open_a_connection() -> None:
+    (policy, _ray_policy) = sorted(of_kind("NetworkPolicy"), key=lambda doc: doc["metadata"]["name"])
+    assert policy["spec"]["podSelector"]["matchLabels"] == {"app.kubernetes.io/name": "llmforge"}
     assert policy["spec"]["egress"] == [] and "Egress" in policy["spec"]["policyTypes"]
+
+
+def test_the_ray_cluster_gets_the_air_gap_settings_and_talks_only_to_itself() -> None:
     (ray,) = of_kind("RayCluster")
-    assert "not implemented" in ray["metadata"]["annotations"]["llmforge.example/status"]
-    assert (K8S / "ray-cluster.yaml").read_text().startswith("# PLAN, NOT IMPLEMENTED")
-    for group in [ray["spec"]["headGroupSpec"], *ray["spec"]["workerGroupSpecs"]]:
-        env = {e["name"]: e["value"] for e in group["template"]["spec"]["containers"][0]["env"]}
-        assert env["RAY_USAGE_STATS_ENABLED"] == "0" and "127.0.0.1" in env["RAY_USAGE_STATS_REPORT_URL"]
+    (bootstrap,) = [doc for doc in of_kind("ConfigMap") if doc["metadata"]["name"] == "llmforge-ray-bootstrap"]
+    assert yaml.safe_load(bootstrap["data"]["ray_bootstrap_config.yaml"]) == {"provider": {"type": "local"}}
+    head = ray["spec"]["headGroupSpec"]
+    assert head["rayStartParams"]["include-dashboard"] == "false"
+    images = set()
+    for group in [head, *ray["spec"]["workerGroupSpecs"]]:
+        assert group["rayStartParams"]["disable-usage-stats"] == "true"
+        spec = group["template"]["spec"]
+        assert spec["securityContext"]["runAsNonRoot"] and not spec["automountServiceAccountToken"]
+        (container,) = spec["containers"]
+        images.add(container["image"])
+        env = {e["name"]: e["value"] for e in container["env"]}
+        assert env["RAY_USAGE_STATS_ENABLED"] == "0" and env["RAY_USAGE_STATS_REPORT_URL"].startswith("http://127.")
+        mounts = {mount["mountPath"]: mount for mount in container["volumeMounts"]}
+        config = mounts[env["HOME"] + "/ray_bootstrap_config.yaml"]   # where Ray looks: ~/ray_bootstrap_config.yaml
+        volumes = {volume["name"]: volume for volume in spec["volumes"]}
+        assert volumes[config["name"]]["configMap"]["name"] == "llmforge-ray-bootstrap"
+        assert group["template"]["metadata"]["labels"]["app.kubernetes.io/name"] == "llmforge-ray"
+        assert not container["securityContext"]["allowPrivilegeEscalation"]
+    assert len(images) == 1, "every node must run the same llmforge and Ray"
+    (policy,) = [doc for doc in of_kind("NetworkPolicy") if doc["metadata"]["name"] == "llmforge-ray"]
+    ray_pods = {"app.kubernetes.io/name": "llmforge-ray"}
+    assert policy["spec"]["podSelector"]["matchLabels"] == ray_pods
+    peers, dns = policy["spec"]["egress"]
+    assert peers == {"to": [{"podSelector": {"matchLabels": ray_pods}}]}
+    assert dns["to"][0]["podSelector"]["matchLabels"] == {"k8s-app": "kube-dns"}
+    assert {port["port"] for port in dns["ports"]} == {53}
+    assert policy["spec"]["ingress"] == [{"from": [{"podSelector": {"matchLabels": ray_pods}}]}]
 
 
 # --- systemd and cron -------------------------------------------------------------------------------

@@ -57,11 +57,24 @@ def is_loopback_host(host: object) -> bool:
     return address.is_loopback or address.is_unspecified
 
 
+_peers: set[str] = set()   # IP addresses the operator named as part of the air-gapped network
+
+
+def allow_peer(address: str) -> None:
+    """Let the guard through to ``address``, an IP address the operator named as a peer inside the
+    air gap (a Ray cluster's head, ``--cluster``); every other address off loopback stays refused."""
+    _peers.add(address)
+
+
+def _host_allowed(host: object) -> bool:
+    return is_loopback_host(host) or host in _peers
+
+
 def _address_allowed(family: int, address: object) -> bool:
     if family == getattr(socket, "AF_UNIX", object()):
         return True
     if isinstance(address, tuple) and address:
-        return is_loopback_host(address[0])
+        return _host_allowed(address[0])
     return False
 
 
@@ -87,13 +100,13 @@ def refuse_outbound_connections() -> None:
         return _originals["connect_ex"](self, address)
 
     def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
-        if not is_loopback_host(host):
+        if not _host_allowed(host):
             raise NetworkRefused(f"llmforge is offline: name lookup for {host!r} refused")
         return _originals["getaddrinfo"](host, *args, **kwargs)
 
     def by_name(original: str) -> Any:
         def lookup(host: Any, *args: Any) -> Any:
-            if not is_loopback_host(host):
+            if not _host_allowed(host):
                 raise NetworkRefused(f"llmforge is offline: name lookup for {host!r} refused")
             return _originals[original](host, *args)
 

@@ -1,4 +1,10 @@
-"""Cluster tests need Ray (the cluster extra) and start real Ray nodes on loopback."""
+"""Cluster tests need Ray (the cluster extra) and start real Ray nodes on loopback.
+
+The scenario (tests/cluster/scenario.py) runs once per session, as its own process: where network
+namespaces are permitted and strace is installed, in a namespace holding only loopback, with every
+connect/sendto/sendmsg of every process it starts recorded (test_airgap.py reads the trace);
+elsewhere plainly, and only the air-gap test skips.
+"""
 
 from __future__ import annotations
 
@@ -9,16 +15,15 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 pytest.importorskip("ray", reason="cluster mode needs Ray: pip install 'llmforge[cluster]'")
 
-
-def llmforge_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 180) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "llmforge", *args], capture_output=True, text=True,
-                          env=env, timeout=timeout, check=False)
+REPO = Path(__file__).resolve().parents[2]
 
 
 def short_directory(prefix: str) -> Path:
@@ -40,24 +45,45 @@ def live_group_members(groups: Iterable[int]) -> list[int]:
     return found
 
 
-@pytest.fixture(scope="module")
-def ray_cluster() -> Iterator[str]:
-    """A head and one worker node on loopback (one CPU each), started with `llmforge cluster up`;
-    `llmforge cluster down` must then stop exactly the processes it recorded, all of them."""
-    state_dir = short_directory("lfc-")
-    env = {**os.environ, "LLMFORGE_CLUSTER_DIR": str(state_dir)}
-    pids: list[int] = []
+def offline_tracer(trace: Path) -> tuple[list[str] | None, str]:
+    """The command prefix that runs a command in a new network namespace holding only loopback (brought
+    up), under ``strace -f`` writing to ``trace``; or None and why not."""
+    for tool in ("unshare", "strace", "ip"):
+        if shutil.which(tool) is None:
+            return None, f"{tool} is not installed"
+    namespace = ["unshare", "--net"] if os.geteuid() == 0 else ["unshare", "--map-root-user", "--net"]
+    if subprocess.run([*namespace, "true"], capture_output=True, check=False).returncode != 0:
+        return None, "new network namespaces are not permitted here"
+    # --seccomp-bpf: only the traced calls stop the process, so Ray runs at nearly its own speed
+    return [*namespace, "sh", "-c", 'ip link set lo up && exec "$@"', "sh", "strace", "-f", "--seccomp-bpf", "-qq",
+            "-s", "0", "-e", "trace=connect,sendto,sendmsg", "-o", str(trace)], ""
+
+
+def offline_environment() -> dict[str, str]:
+    """This environment without the Python outbound guard (tests/_netguard): it would refuse an
+    attempt before it reaches the system call, hiding exactly what the trace must see."""
+    return {name: value for name, value in os.environ.items() if name != "PYTHONPATH"}
+
+
+@dataclass
+class Scenario:
+    findings: dict[str, Any]
+    trace: str | None        # None: run without the tracer
+    untraced_because: str
+
+
+@pytest.fixture(scope="session")
+def scenario() -> Iterator[Scenario]:
+    root = short_directory("lfs-")
     try:
-        started = llmforge_cli("cluster", "up", "--workers", "1", "--json", env=env)
-        assert started.returncode == 0, started.stderr
-        status = json.loads(llmforge_cli("cluster", "status", "--json", env=env).stdout)
-        pids = [node["pid"] for node in status["nodes"]]
-        assert status["running"] and [node["role"] for node in status["nodes"]] == ["head", "worker"]
-        assert all(node["ip"].startswith("127.") for node in status["nodes"])
-        yield json.loads(started.stdout)["address"]
+        tracer, why = offline_tracer(root / "trace")
+        command = [sys.executable, "-m", "tests.cluster.scenario", str(root / "run")]
+        env = offline_environment() if tracer else None
+        ran = subprocess.run([*(tracer or []), *command], capture_output=True, text=True, cwd=REPO, env=env,
+                             timeout=600, check=False)
+        lines = [line for line in ran.stdout.splitlines() if line.startswith("FINDINGS ")]
+        assert lines, f"the scenario failed:\n{ran.stderr[-4000:]}"
+        trace = (root / "trace").read_text() if tracer else None
+        yield Scenario(json.loads(lines[0].removeprefix("FINDINGS ")), trace, why)
     finally:
-        stopped = llmforge_cli("cluster", "down", "--json", env=env)
-        shutil.rmtree(state_dir, ignore_errors=True)
-    assert stopped.returncode == 0, stopped.stderr
-    assert sorted(json.loads(stopped.stdout)["stopped"]) == sorted(pids)
-    assert not live_group_members(pids), "a Ray process started by `cluster up` outlived `cluster down`"
+        shutil.rmtree(root, ignore_errors=True)

@@ -28,7 +28,7 @@ from typing import Any
 from llmforge.cluster.airgap import HEAD_FLAGS, START_FLAGS, node_environment, ray_command
 from llmforge.errors import UsageError
 from llmforge.fileio import atomic_write_text
-from llmforge.offline import is_loopback_host
+from llmforge.offline import allow_peer, is_loopback_host
 
 STATE_ENV = "LLMFORGE_CLUSTER_DIR"
 STATE_FILE = "cluster.json"
@@ -227,12 +227,13 @@ def _route_address(host: str) -> str:
 
 def check_reachable(host: str, port: int, timeout: float = 5.0) -> None:
     """Fail in one line when nothing answers at the cluster's address (Ray itself would retry for a
-    minute and then print pages)."""
+    minute and then print pages). The address joins the outbound guard's peers."""
     try:
         ipaddress.ip_address(host)
     except ValueError:
         raise UsageError(f"give the Ray cluster's address as an IP address, not {host!r} "
                          "(no name lookups in an air gap)") from None
+    allow_peer(host)   # the operator named it: a peer inside the air gap, as loopback is
     try:
         with socket.create_connection((host, port), timeout=timeout):
             pass
