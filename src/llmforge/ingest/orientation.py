@@ -40,17 +40,15 @@ class Orientation:
     confidence: float    # Tesseract's orientation confidence (5 to 30 on pages; under 1 a guess)
 
 
-def may_lie_sideways(gray: np.ndarray) -> bool:
-    """Whether a clean page's ink varies more from column to column than from row to row.
+def may_lie_sideways(mask: np.ndarray) -> bool:
+    """Whether a clean page's ink (``mask``, e.g. ``preprocess.ink_mask``) varies more from
+    column to column than from row to row.
 
     Horizontal lines of text make the row profile jump at every line; sideways, the column
-    profile does. Sharpness is the sum of squared steps between neighbouring bins over the ink.
+    profile does. Sharpness is the sum of squared steps between neighbouring bins.
     """
     import numpy as np
 
-    from llmforge.ingest.preprocess import ink_mask
-
-    mask = ink_mask(gray)
     rows, columns = (np.square(np.diff(mask.sum(axis=axis).astype(np.float64))).sum()
                      for axis in (1, 0))
     return bool(rows < SIDEWAYS_PROFILE_RATIO * columns)

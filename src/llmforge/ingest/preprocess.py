@@ -64,6 +64,7 @@ class PreparedImage:
     steps: tuple[str, ...]      # e.g. ("deskew", "gaussian", "otsu", "despeckle")
     noise: NoiseEstimate
     ink_share: float            # share of the (reduced) page that is ink; 0.0 for a blank page
+    ink: np.ndarray             # the page's ink mask at sketch size (``ink_mask``), for layout
 
 
 def preprocess(image: Image.Image) -> PreparedImage:
@@ -76,7 +77,8 @@ def preprocess(image: Image.Image) -> PreparedImage:
     gray = to_gray(image)
     steps: list[str] = []
     noise = estimate_noise(gray)  # before any rotation: its interpolation smooths noise away
-    skew = estimate_skew(gray)
+    mask = ink_mask(gray)
+    skew = estimate_skew(gray, mask=mask)
     straight = abs(skew) < MIN_SKEW_DEGREES
     if noise.noisy:
         smooth, denoiser = denoise(gray, noise)
@@ -94,9 +96,11 @@ def preprocess(image: Image.Image) -> PreparedImage:
     prepared = Image.fromarray(gray)
     if "dpi" in image.info:
         prepared.info["dpi"] = image.info["dpi"]
-    ink_share = round(float(ink_mask(gray).mean()), 4)
+    if steps:
+        mask = ink_mask(gray)
     angle = -skew if abs(skew) >= MIN_SKEW_DEGREES else 0.0
-    return PreparedImage(prepared, round(angle, 2) + 0.0, tuple(steps), noise, ink_share)
+    return PreparedImage(prepared, round(angle, 2) + 0.0, tuple(steps), noise,
+                         round(float(mask.mean()), 4), mask)
 
 
 def to_gray(image: Image.Image) -> np.ndarray:
@@ -129,22 +133,47 @@ def sketch(gray: np.ndarray, longest: int = _SKETCH_SIDE) -> tuple[np.ndarray, i
     Pillow's ``reduce`` averages the blocks in C, 15x faster than numpy on a page, and 8-bit
     pixels keep the median filters that follow fast.
     """
-    step = max(1, int(round(max(gray.shape) / longest)))
+    step = sketch_step(gray.shape, longest)
     if step == 1:
         return gray, 1
     return np.asarray(Image.fromarray(gray).reduce(step)), step
 
 
+# Devillard's 19 compare-exchanges that leave the median of 9 values in position 4.
+_MEDIAN9_NETWORK = ((1, 2), (4, 5), (7, 8), (0, 1), (3, 4), (6, 7), (1, 2), (4, 5), (7, 8), (0, 3),
+                    (5, 8), (4, 7), (3, 6), (1, 4), (2, 5), (4, 7), (4, 2), (6, 4), (4, 2))
+
+
+def median3(gray: np.ndarray) -> np.ndarray:
+    """3x3 median filter, edges mirrored: equal to ``ndimage.median_filter(gray, 3)``, 4x faster.
+
+    A sorting network over the nine shifted views runs as whole-array minimum and maximum
+    operations, where scipy's rank filter sorts each neighbourhood in turn (0.1 s per megapixel).
+    """
+    padded = np.pad(gray, 1, mode="symmetric")
+    rows, cols = gray.shape
+    views = [padded[i:i + rows, j:j + cols] for i in range(3) for j in range(3)]
+    for low, high in _MEDIAN9_NETWORK:
+        views[low], views[high] = np.minimum(views[low], views[high]), np.maximum(views[low], views[high])
+    return views[4]
+
+
+def sketch_step(shape: tuple[int, ...], longest: int = _SKETCH_SIDE) -> int:
+    """The reduction factor :func:`sketch` uses for an image of this shape."""
+    return max(1, int(round(max(shape) / longest)))
+
+
 def ink_mask(gray: np.ndarray) -> np.ndarray:
     """Dark (text) pixels of a reduced page, found by Otsu after a median against specks."""
     small, _ = sketch(gray)
-    small = ndimage.median_filter(small, 3)
+    small = median3(small)
     if float(small.max()) - float(small.min()) < 1.0:
         return np.zeros(small.shape, dtype=bool)
     return small <= threshold_otsu(small)  # skimage: above the threshold is background
 
 
-def estimate_skew(gray: np.ndarray, max_angle: float = MAX_SKEW_DEGREES) -> float:
+def estimate_skew(gray: np.ndarray, max_angle: float = MAX_SKEW_DEGREES,
+                  mask: np.ndarray | None = None) -> float:
     """Angle in degrees, counter-clockwise, by which the text lines climb to the right.
 
     Projection profiles: ink pixels are projected across each candidate angle; at the right one
@@ -154,7 +183,7 @@ def estimate_skew(gray: np.ndarray, max_angle: float = MAX_SKEW_DEGREES) -> floa
     than half again over 0 degrees is no evidence (a single word: 1.16x); real skew of 0.3
     degrees already gave 3x and more.
     """
-    ys, xs = np.nonzero(ink_mask(gray))
+    ys, xs = np.nonzero(ink_mask(gray) if mask is None else mask)
     if len(ys) < 50:
         return 0.0
     ys = ys.astype(np.float64)
@@ -234,7 +263,7 @@ def estimate_noise(gray: np.ndarray) -> NoiseEstimate:
     kernel = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], dtype=np.float32)
     response = ndimage.convolve(sample.astype(np.float32), kernel, mode="reflect")[1:-1, 1:-1]
     sigma = float(np.median(np.abs(response))) / (6.0 * 0.6745)
-    median = ndimage.median_filter(sample, 3)
+    median = median3(sample)
     impulses = float(np.mean(np.abs(sample.astype(np.int16) - median) > 80))
     return NoiseEstimate(round(sigma, 2), round(impulses, 4))
 
@@ -243,7 +272,7 @@ def denoise(gray: np.ndarray, noise: NoiseEstimate) -> tuple[np.ndarray, str]:
     """Gaussian blur for Gaussian noise, 3x3 median for impulse noise; returns the step name."""
     if noise.sigma > NOISE_SIGMA_LIMIT:  # Pillow's 8-bit blur: a third of scipy's float time
         return np.asarray(Image.fromarray(gray).filter(ImageFilter.GaussianBlur(1.0))), "gaussian"
-    return ndimage.median_filter(gray, 3), "median"
+    return median3(gray), "median"
 
 
 def binarize(gray: np.ndarray) -> np.ndarray:
@@ -268,8 +297,11 @@ def remove_specks(mask: np.ndarray, max_area: int) -> np.ndarray:
     return keep[labels]
 
 
-def text_line_bands(gray: np.ndarray, dpi: float = DEFAULT_DPI) -> list[tuple[int, int]]:
+def text_line_bands(gray: np.ndarray, dpi: float = DEFAULT_DPI,
+                    mask: np.ndarray | None = None) -> list[tuple[int, int]]:
     """Row ranges ``(top, bottom)`` of the text lines of a straight page, in full-size pixels.
+
+    ``mask`` is the page's :func:`ink_mask` when the caller has it already.
 
     Arabic lines rarely leave an empty row between them (dots and descenders reach the next
     line), and their ascenders make a second bump in the row profile, so empty rows and simple
@@ -277,8 +309,8 @@ def text_line_bands(gray: np.ndarray, dpi: float = DEFAULT_DPI) -> list[tuple[in
     profile is smoothed over half a pitch, its peaks (at least 0.6 pitch apart) are the lines,
     and each line ends at the emptiest row before the next.
     """
-    mask = ink_mask(gray)
-    _, step = sketch(gray)
+    mask = ink_mask(gray) if mask is None else mask
+    step = sketch_step(gray.shape)
     profile = mask.sum(axis=1).astype(np.float64)
     inked = np.flatnonzero(profile)
     if len(inked) == 0:
