@@ -56,6 +56,17 @@ def test_figures_are_read_from_json_or_a_result_line() -> None:
     assert run_all.lookup(data, None) is None
 
 
+def test_targets_are_checked_on_the_ratio_or_the_value() -> None:
+    Figure = run_all.Figure
+    assert run_all.holds(Figure("f1", ("f1",), ("given",), ("ratio",), "≥ 0.95"), 0.4, 0.97) == "yes"
+    assert run_all.holds(Figure("f1", ("f1",), ("given",), ("ratio",), "≥ 0.95"), 0.4, 0.83) == "no"
+    assert run_all.holds(Figure("refused", ("refused",), target="≥ 0.90"), 0.875, None) == "no"
+    assert run_all.holds(Figure("p50", ("warm",), ("version",), ("r",), "≤ 100", "value"), 42.0, 0.2) == "yes"
+    assert run_all.holds(Figure("errors", ("n",), target="= 0"), 0, None) == "yes"
+    assert run_all.holds(Figure("speed", ("x",), ("y",), ("r",), "lower is better"), 1.0, 1.2) == ""
+    assert run_all.holds(Figure("missing", ("x",), target="≤ 3"), None, None) == ""
+
+
 def test_dry_run_writes_the_frame_of_the_report(tmp_path: Path) -> None:
     out = tmp_path / "REPORT.md"
     done = run("--dry-run", "--budget", "1", "--out", str(out))
