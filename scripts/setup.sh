@@ -14,6 +14,8 @@ repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
 
 apt_packages=(tesseract-ocr tesseract-ocr-eng tesseract-ocr-ara tesseract-ocr-script-arab fonts-dejavu-core)
+# Typefaces the OCR tests and bench/ocr_layouts.py render scans in (llmforge.testing.scans).
+apt_packages+=(fonts-hosny-amiri fonts-noto-core fonts-kacst)
 # Debian's chromium drives the web page's tests through Playwright (pip's playwright, in the test
 # extra, never downloads a browser of its own here; fonts-dejavu-core draws Arabic in it).
 [ "${LLMFORGE_SKIP_BROWSER:-0}" = 1 ] || apt_packages+=(chromium)
