@@ -13,8 +13,11 @@ CER is the Levenshtein distance over the length of the ground truth, both normal
 sample set's README says (NFKC, bidi marks and tatweel removed, whitespace collapsed), summed
 over the samples of a cell. CPU-seconds per A4 page (``pages/``, as given and degraded here:
 turned 3 degrees, contrast 0.6, Gaussian noise) count this process and its children
-(tesseract); both sides run tesseract with ``OMP_THREAD_LIMIT=1`` so they compare like for like
-(OpenMP threads only add CPU time on a 2-core machine).
+(tesseract, waited for, so the whole process tree); both sides run tesseract with
+``OMP_THREAD_LIMIT=1`` so they compare like for like (OpenMP threads only add CPU time on a
+2-core machine). Each page's line also gives the ratio to raw Tesseract in the same run (CPU-s
+drift with the machine's load; the ratio much less) and the share of llmforge's time spent on
+the layout and orientation checks.
 """
 
 from __future__ import annotations
@@ -43,7 +46,10 @@ except ImportError:  # plain `python` outside the venv: rerun with the project's
     raise
 
 sys.path.insert(0, str(REPO / "src"))
+from llmforge.ingest.layout import analyse_layout  # noqa: E402
 from llmforge.ingest.ocr import ocr_image  # noqa: E402
+from llmforge.ingest.orientation import may_lie_sideways  # noqa: E402
+from llmforge.ingest.preprocess import image_dpi, preprocess  # noqa: E402
 
 CORPORA = Path(os.environ.get("LLMFORGE_CORPORA", REPO.parent / "shared" / "corpora"))
 OCR_DIR = CORPORA / "ocr"
@@ -80,6 +86,8 @@ class PageCost:
     llmforge_cer: float
     raw_cpu_s: float
     llmforge_cpu_s: float
+    cpu_ratio: float           # llmforge CPU-s / raw tesseract CPU-s, same page, same run
+    layout_cpu_s: float        # of llmforge's, the layout and orientation checks
     language: str
     steps: str
 
@@ -215,8 +223,19 @@ def page_costs(work: Path) -> list[PageCost]:
         raw_cer, mine = cer(raw, truth), cer(text, truth)
         costs.append(PageCost(image.stem, round(raw_cer[0] / raw_cer[1], 4),
                               round(mine[0] / mine[1], 4), round(middle - start, 2),
-                              round(end - middle, 2), language, steps))
+                              round(end - middle, 2), round((end - middle) / (middle - start), 2),
+                              round(layout_seconds(image), 3), language, steps))
     return costs
+
+
+def layout_seconds(image: Path) -> float:
+    """CPU-s of the layout and orientation checks ``ocr_image`` makes on a prepared page."""
+    with Image.open(image) as opened:
+        prepared = preprocess(opened)
+    start = cpu_seconds()
+    may_lie_sideways(prepared.ink)
+    analyse_layout(np.asarray(prepared.image), image_dpi(prepared.image), prepared.ink)
+    return cpu_seconds() - start
 
 
 def render(cells: list[Cell], costs: list[PageCost]) -> str:
@@ -227,10 +246,13 @@ def render(cells: list[Cell], costs: list[PageCost]) -> str:
         lines.append(f"{c.lang:4} {c.group:15} {c.samples:>2} {c.raw_cer:>8.3f} "
                      f"{c.llmforge_cer:>8.3f} {c.ratio:>6.2f} {c.llmforge_worst:>6.3f}  {c.languages}")
     lines += ["", f"{'A4 page':19} {'raw CER':>8} {'llmforge':>8} {'raw cpu-s':>9} "
-              f"{'llmforge cpu-s':>14}  language, steps"]
+              f"{'llmforge cpu-s':>14} {'ratio':>5} {'layout':>6}  language, steps"]
     for p in costs:
         lines.append(f"{p.page:19} {p.raw_cer:>8.3f} {p.llmforge_cer:>8.3f} {p.raw_cpu_s:>9.2f} "
-                     f"{p.llmforge_cpu_s:>14.2f}  {p.language}, {p.steps}")
+                     f"{p.llmforge_cpu_s:>14.2f} {p.cpu_ratio:>5.2f} "
+                     f"{p.layout_cpu_s / p.llmforge_cpu_s:>6.1%}  {p.language}, {p.steps}")
+    lines.append("(ratio: llmforge CPU-s over raw tesseract's on the same page in this run; layout: "
+                 "share of llmforge's CPU-s spent on layout and orientation checks)")
     return "\n".join(lines)
 
 

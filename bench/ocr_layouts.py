@@ -166,9 +166,8 @@ def layout_overhead(cases: list[Case]) -> tuple[float, float]:
     for case in [case for case in cases if case.layout in ("page", "two-column")][:6]:
         prepared = preprocess(case.image)
         start = cpu_seconds()
-        gray = np.asarray(prepared.image)
-        may_lie_sideways(gray)
-        analyse_layout(gray, image_dpi(prepared.image))
+        may_lie_sideways(prepared.ink)
+        analyse_layout(np.asarray(prepared.image), image_dpi(prepared.image), prepared.ink)
         checks += cpu_seconds() - start
         children = resource.getrusage(resource.RUSAGE_CHILDREN)
         before = cpu_seconds() + children.ru_utime + children.ru_stime
