@@ -14,19 +14,31 @@ never a path: an answer about a path tells a remote caller what the server's dis
 is named in answers by :func:`model_label`, so no reply carries where its file lies. A prompt that
 does not fit the context window with the answer asked for is the caller's error (UsageError),
 found by counting its tokens before generation starts, streams included.
+
+A chat prompt's fixed beginning (the chat template, the system message: RAG's instructions,
+an agent's system prompt) is evaluated once per model and kept (:meth:`LlamaRuntime.chat`).
+llama-cpp-python itself reuses only the beginning the new prompt shares with the one before,
+so one Arabic ask between two English ones made the second English one evaluate its instructions
+again. Its ``LlamaRAMCache`` would keep them, but it saves the whole state after every completion,
+the logits of up to ``n_batch`` tokens over the vocabulary included (512 × 151,936 floats, 311 MB,
+for Qwen), and restoring one scans all of them: so the KV state of each fixed beginning alone is
+kept here (:data:`PREFIXES_KEPT` of them, a few MB each) and set back before a prompt that starts
+with it, when the context does not start with it already.
 """
 
 from __future__ import annotations
 
 import atexit
+import ctypes
 import logging
 import os
 import queue
 import threading
 import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -43,6 +55,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 CHAT_MAX_TOKENS = 512         # an answer's length when the caller names none (and the prompt leaves room)
 COMPLETION_MAX_TOKENS = 256
+PREFIXES_KEPT = 8         # fixed chat-prompt beginnings a model keeps evaluated (languages × agents × retries)
+MIN_PREFIX_TOKENS = 16    # a shorter one (a chat template's own tokens) is not worth keeping
 
 
 def set_omp_wait_policy(policy: str) -> None:
@@ -129,6 +143,8 @@ class LlamaRuntime:
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"llama-{name}")
         self.waiting = 0
         self.timeout = options.timeout
+        self.keep_prefixes = True   # False: llama-cpp-python's own reuse only (benches compare the two)
+        self._prefixes: OrderedDict[tuple[int, ...], bytes] = OrderedDict()   # used on the model's thread only
 
     def count_tokens(self, text: str) -> int:
         return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
@@ -162,9 +178,43 @@ class LlamaRuntime:
 
     def chat_prompt_tokens(self, messages: list[dict[str, str]]) -> int:
         """Tokens of the prompt ``messages`` become, counted as llama-cpp-python will tokenize it."""
+        return len(self._chat_tokens(messages))
+
+    def _chat_tokens(self, messages: list[dict[str, str]]) -> list[int]:
         rendered = self._formatter(messages=self._prepare(messages))
-        return len(self._llm.tokenize(rendered.prompt.encode("utf-8"), add_bos=not rendered.added_special,
-                                      special=True))
+        return self._llm.tokenize(rendered.prompt.encode("utf-8"), add_bos=not rendered.added_special, special=True)
+
+    def fixed_prefix(self, messages: list[dict[str, str]], tokens: list[int]) -> tuple[int, ...]:
+        """The beginning of the prompt ``tokens`` (of ``messages``) that does not depend on the last
+        message: what it shares with the same messages with the last one empty (the template,
+        the system message, the last turn's opening). Empty when shorter than
+        :data:`MIN_PREFIX_TOKENS` or when nothing would follow it."""
+        if len(messages) < 2:
+            return ()
+        blank = self._chat_tokens([*messages[:-1], {**messages[-1], "content": ""}])
+        shared = next((i for i, (a, b) in enumerate(zip(tokens, blank)) if a != b), min(len(tokens), len(blank)))
+        return tuple(tokens[:shared]) if MIN_PREFIX_TOKENS <= shared < len(tokens) else ()
+
+    def _starting_with(self, prefix: tuple[int, ...], method: Callable[..., Any]) -> Callable[..., Any]:
+        """``method``, run once the context starts with ``prefix`` evaluated: as it is, set back
+        from the kept state, or evaluated now and kept (on the model's thread, as ``method``)."""
+        def run(**kwargs: Any) -> Any:
+            llm = self._llm
+            if not (llm.n_tokens >= len(prefix) and tuple(llm.input_ids[:len(prefix)]) == prefix):
+                state = self._prefixes.get(prefix)
+                if state is None:
+                    llm.reset()
+                    llm.eval(list(prefix))
+                    self._prefixes[prefix] = state = _kv_state(llm)
+                    while len(self._prefixes) > PREFIXES_KEPT:
+                        self._prefixes.popitem(last=False)
+                else:
+                    _set_kv_state(llm, prefix, state)
+            if prefix in self._prefixes:
+                self._prefixes.move_to_end(prefix)
+            return method(**kwargs)
+
+        return run
 
     def completion_prompt_tokens(self, prompt: str) -> int:
         """Tokens of a plain completion's prompt, beginning-of-text included where the model adds it."""
@@ -198,12 +248,16 @@ class LlamaRuntime:
             UsageError: the prompt and ``max_tokens`` do not fit the context window (checked
                 before anything is queued, so a stream never starts).
         """
-        room = self.answer_room(self.chat_prompt_tokens(messages), max_tokens, CHAT_MAX_TOKENS)
+        tokens = self._chat_tokens(messages)
+        room = self.answer_room(len(tokens), max_tokens, CHAT_MAX_TOKENS)
         kwargs = {"messages": self._prepare(messages), "max_tokens": room, "temperature": temperature,
                   "top_p": top_p, "stop": stop or None, "model": self.name}
+        prefix = self.fixed_prefix(messages, tokens) if self.keep_prefixes else ()
+        method = self._starting_with(prefix, self._llm.create_chat_completion) if prefix else \
+            self._llm.create_chat_completion
         if stream:
-            return self._stream(self._llm.create_chat_completion, **kwargs)
-        return self._call(self._llm.create_chat_completion, **kwargs)
+            return self._stream(method, **kwargs)
+        return self._call(method, **kwargs)
 
     def complete(self, prompt: str, *, max_tokens: int | None = None, temperature: float = 0.0,
                  top_p: float = 0.95, stop: list[str] | None = None, stream: bool = False) -> Any:
@@ -277,6 +331,28 @@ class LlamaRuntime:
     def close(self) -> None:
         self._thread.shutdown(wait=True)
         self._llm.close()
+
+
+def _kv_state(llm: Any) -> bytes:
+    """The context's state (its KV cache) as llama.cpp serialises it."""
+    import llama_cpp
+
+    size = llama_cpp.llama_state_get_size(llm.ctx)
+    buffer = (ctypes.c_uint8 * size)()
+    written = llama_cpp.llama_state_get_data(llm.ctx, buffer, size)
+    return bytes(buffer)[:written]
+
+
+def _set_kv_state(llm: Any, tokens: tuple[int, ...], state: bytes) -> None:
+    """Set back a state :func:`_kv_state` took after evaluating ``tokens``; the next generation
+    evaluates what follows them (the logits are refreshed then, so none are kept)."""
+    import llama_cpp
+
+    buffer = (ctypes.c_uint8 * len(state)).from_buffer_copy(state)
+    if llama_cpp.llama_state_set_data(llm.ctx, buffer, len(state)) != len(state):
+        raise LlmforgeError("llama.cpp refused a kept prompt state")
+    llm.input_ids[:len(tokens)] = tokens
+    llm.n_tokens = len(tokens)
 
 
 _RUNTIMES: dict[tuple[str, str | None], LlamaRuntime] = {}
