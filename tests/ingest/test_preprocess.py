@@ -114,6 +114,24 @@ def test_noisy_page_is_denoised_binarised_and_despeckled(kind: str, denoiser: st
     assert (pixels[:, -150:] == 255).mean() > 0.999
 
 
+def test_a_noisy_skewed_page_is_cleaned_then_turned_and_stays_black_and_white() -> None:
+    dirty = noisy(turned(page(), 3.0), sigma=30.0)
+    prepared = pre.preprocess(dirty)
+    assert prepared.steps == ("gaussian", "otsu", "despeckle", "deskew")
+    assert prepared.deskew_angle == pytest.approx(-3.0, abs=0.15)
+    assert set(np.unique(gray(prepared.image))) <= {0, 255}
+    assert pre.estimate_skew(gray(prepared.image)) == 0.0
+    assert np.array_equal(prepared.ink, pre.ink_mask(gray(prepared.image)))
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (2, 7), (61, 45)])
+def test_median3_is_scipys_median_filter(shape: tuple[int, int]) -> None:
+    from scipy import ndimage
+
+    pixels = np.random.default_rng(sum(shape)).integers(0, 256, shape).astype(np.uint8)
+    assert np.array_equal(pre.median3(pixels), ndimage.median_filter(pixels, 3))
+
+
 def test_a_page_of_mere_noise_is_not_binarised() -> None:
     static = noisy(Image.new("L", (600, 800), 200), sigma=20)
     prepared = pre.preprocess(static)

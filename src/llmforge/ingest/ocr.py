@@ -1,7 +1,9 @@
 """OCR of page images: an engine registry, the Tesseract and EasyOCR engines, and ``ocr_image``.
 
-``ocr_image`` cleans the page (:mod:`llmforge.ingest.preprocess`), picks the language when asked
-for ``"auto"``, and hands the page to a registered engine. Engines are plain registry entries
+``ocr_image`` cleans the page (:mod:`llmforge.ingest.preprocess`), turns it upright when it lies
+sideways or upside down (:mod:`llmforge.ingest.orientation`), judges what it holds: a line, a
+block, columns or a page (:mod:`llmforge.ingest.layout`), picks the language when asked for
+``"auto"``, and hands the page to a registered engine. Engines are plain registry entries
 (:class:`OcrEngineSpec`); the built-in ones are registered through :func:`register_engine` on
 first use, exactly as an add-on would be.
 
@@ -125,13 +127,12 @@ def available_engines() -> list[OcrEngineSpec]:
 def ocr_image(image: Image.Image, lang: str = "auto", engine: str = "tesseract") -> OcrResult:
     """OCR one page image: clean it, judge its layout, choose the language if ``auto``, read it.
 
-    A page whose lines may run vertically is shown to Tesseract's orientation detection first,
-    and turned a quarter as it says (its guess between 90 and 270 degrees was right even at low
-    confidence). A page whose reading is doubtful (mean confidence under
-    ``LOW_CONFIDENCE``, or no text from a page with ink) is shown to it afterwards; when it lies
-    the wrong way round, it is turned and read again, and that reading is kept if it is better
-    and no longer doubtful. The result
-    records the rotation applied (:mod:`llmforge.ingest.orientation`).
+    A page whose lines may run vertically is shown to Tesseract's orientation detection first
+    and turned a quarter as it says (its choice between 90 and 270 degrees was right even at low
+    confidence). A page whose reading is doubtful (mean confidence under ``LOW_CONFIDENCE``, or
+    no text from a page with ink) is shown to it afterwards; if it lies the wrong way round it
+    is turned and read again, and that reading is kept when it is better and no longer
+    doubtful. The result records the rotation applied (:mod:`llmforge.ingest.orientation`).
 
     Raises:
         IngestError: unknown language or engine, engine unavailable, or the engine failed.
@@ -155,7 +156,7 @@ def ocr_image(image: Image.Image, lang: str = "auto", engine: str = "tesseract")
         return result
     turned = read_prepared(preprocess(turn_clockwise(image, orientation.rotation)), lang, ocr_engine)
     if (turned.confidence or 0.0) < max(LOW_CONFIDENCE, result.confidence or 0.0):
-        return result  # turned, it reads no better, or still poorly: OSD guessed on grain
+        return result  # no better turned, or still poor: osd guesses on grain too
     return replace(turned, rotation=orientation.rotation)
 
 
@@ -170,8 +171,10 @@ def read_prepared(prepared: PreparedImage, lang: str, engine: OcrEngine) -> OcrR
                          engine.name, prepared.steps)
     layout = analyse_layout(np.asarray(prepared.image), image_dpi(prepared.image), prepared.ink)
     segmentation = layout.kind if layout.kind in SEGMENTATION_PSM else PAGE
-    image = prepared.image.crop(layout.box) if layout.box else prepared.image
-    image.info.update(prepared.image.info)
+    image = prepared.image
+    if layout.box:  # a line: cropped to its ink, as a raw-line read needs
+        image = image.crop(layout.box)
+        image.info.update(prepared.image.info)
     language = lang if lang != "auto" else choose_language(image, segmentation, layout.bands)
     if layout.kind == COLUMNS:
         result = read_columns(image, language, engine, layout.columns)
