@@ -193,3 +193,23 @@ def test_kill_9_in_the_middle_of_a_large_document_leaves_none_of_it(project, tmp
     document_id = json.loads(rerun.stdout)["files"][0]["document_id"]
     pages = page_texts(project, [document_id])[document_id]
     assert "".join(text for _, text in pages).count("Paragraph ") == 20_000
+
+
+class _CountingStarts(IsolatedWorker):
+    started: list[int] = []
+
+    def _start(self) -> None:
+        super()._start()
+        self.started.append(self._process.pid)
+
+
+def test_one_worker_process_serves_every_document_of_a_run(project, tmp_path: Path) -> None:
+    """A stream read to its end leaves the child ready for the next document (one left early
+    would be killed and restarted: 30 ms and more per document)."""
+    paths = []
+    for index in range(4):
+        paths.append(tmp_path / f"note{index}.txt")
+        paths[-1].write_text(f"Note {index}: valve {index} was checked.\n\n" + _paragraphs(3, start=index))
+    _CountingStarts.started = []
+    report = ingest_paths(project, paths, workers=1, runner=lambda: _CountingStarts(0))
+    assert report.count("ingested") == 4 and len(_CountingStarts.started) == 1

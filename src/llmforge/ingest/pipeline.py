@@ -270,15 +270,23 @@ class _Ingestor:
                 return FileOutcome(str(path), SKIPPED, reason="same content as another file in this batch")
             self.claimed.add(sha256)
         worker = self.workers.get()
+        released = False
+
+        def release() -> None:   # as soon as the stream has ended: the blob's fsync needs no worker
+            nonlocal released
+            if not released:
+                released = True
+                self.workers.put(worker)
+
         try:
             if self.stopping.is_set():
                 raise IngestError("not extracted: the run was interrupted")
             with closing(_extraction(worker, path, self.options, float(self.settings["ingest.timeout"]))) as items:
                 detected = next(items)
                 pages = _PageSink(self.encrypted)
-                text_blob = self.blobs.put_stream(_PiecesReader(pages.blob_json(items)))
+                text_blob = self.blobs.put_stream(_PiecesReader(pages.blob_json(items, release)))
         finally:
-            self.workers.put(worker)
+            release()
         stored = self.blobs.put_file(path)
         if stored.sha256 != sha256:
             raise IngestError("the file changed while it was being ingested; ingest it again once it is complete")
@@ -375,17 +383,20 @@ class _PageSink:
         self.metadata: dict[str, Any] = {}
         self.notes: list[str] = []
 
-    def blob_json(self, items: Iterator[ExtractedPage | ExtractedDocument]) -> Iterator[bytes]:
-        """The text blob, ``{"pages": [...], "metadata": {...}}``, one page per line."""
+    def blob_json(self, items: Iterator[ExtractedPage | ExtractedDocument],
+                  on_end: Callable[[], None]) -> Iterator[bytes]:
+        """The text blob, ``{"pages": [...], "metadata": {...}}``, one page per line; ``on_end``
+        is called once ``items`` is exhausted (the runner is free again)."""
         yield b'{"pages": ['
         separator = b"\n"
-        for item in items:
+        for item in items:   # to its end: a stream left before it would stop the worker
             if isinstance(item, ExtractedDocument):
                 self.metadata, self.notes = item.metadata, item.notes
-                break
+                continue
             yield separator + _json(asdict(item))
             separator = b",\n"
             self._keep(item)
+        on_end()
         yield b'\n], "metadata": ' + _json(self.metadata) + b"}"
 
     def _keep(self, page: ExtractedPage) -> None:
