@@ -250,14 +250,13 @@ def _answered_warm(argv: list[str]) -> bool:
         warm = chosen(server, root)
         if warm is None:
             return False
-        terminal = sys.stdout.isatty()
         k = int(options["-k"]) if "-k" in options else None
         if command == "search":
             result = warm.post("/v1/search", without_nones({"query": text, "k": k, "mode": options.get("--mode"),
                                                             "lang": options.get("--lang")}))
             _print(result, "--json" in options, lambda console: render_search(console, result))
             return True
-        streaming = terminal and "--json" not in options
+        streaming = "--json" not in options and _console().is_terminal   # as the full command decides
         body = without_nones({"question": text, "agent": options.get("--agent"), "k": k, "stream": streaming})
         answer = shown_while_written(_console(), warm.events("/v1/ask", body)) if streaming else \
             warm.post("/v1/ask", body)
