@@ -11,6 +11,7 @@ from rich.table import Table
 
 from llmforge.cli._common import (JsonOption, ProjectOption, StdinOption, WaitOption, choice_enum, emit, open_project,
                                   progress_bar, stdout, text_argument)
+from llmforge.cli.cluster import ClusterOption, cluster_call
 from llmforge.settings import QUERY_LANGUAGES, SEARCH_MODES
 from llmforge.warm import KEY_ENV, OFF, SERVER_ENV, chosen, render_search, without_nones
 
@@ -27,15 +28,18 @@ def structure(
     overlap: Annotated[int | None, typer.Option(min=0, help="Overlap in tokens.", show_default=False)] = None,
     reembed: Annotated[bool, typer.Option("--reembed", help="Rebuild the whole index (new embedder or sizes).")] = False,
     wait: WaitOption = None,
+    cluster: ClusterOption = None,
     project: ProjectOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Chunk, tag entities and embed what was ingested (only new or changed documents)."""
     from llmforge.structure.pipeline import structure_project
 
+    opened = open_project(project)
+    structure_all = cluster_call(opened, cluster, structure_project, "cluster_structure")  # embedding here or on Ray
     with progress_bar("structuring", None) as advance:
-        report = structure_project(open_project(project), embedder=embedder, chunk_tokens=chunk_tokens,
-                                   overlap=overlap, reembed=reembed, wait=wait, on_progress=lambda done, total: advance(0))
+        report = structure_all(opened, embedder=embedder, chunk_tokens=chunk_tokens,
+                               overlap=overlap, reembed=reembed, wait=wait, on_progress=lambda done, total: advance(0))
     emit(report.to_dict(), as_json, lambda: stdout.print(
         f"{report.documents} documents structured: {report.chunks} chunks, {report.entities} entities; "
         f"{report.removed_documents} removed; index holds {report.total_chunks} chunks "
