@@ -121,7 +121,8 @@ def _extract_page(page: pdfium.PdfPage, index: int, fallback: _PypdfFallback, oc
             if second.score > found.score:
                 text, found = alternative, second
     # Arabic fonts, or Arabic pages around it, and not one Arabic letter: the layer may lie fluently.
-    missing_arabic = (arabic_fonts or neighbours_arabic) and found.letters >= MIN_LETTERS and not _ARABIC.search(text)
+    missing_arabic = ((arabic_fonts or neighbours_arabic) and found.letters >= MIN_LETTERS
+                      and not _ARABIC.search(text))
     suspect = _implausible(found) or missing_arabic
     usable = found.letters >= MIN_LETTERS and found.quality >= USABLE_QUALITY and not suspect
     if ocr_mode == "never" or (ocr_mode == "auto" and usable):
@@ -172,7 +173,8 @@ def _contradicts(result: Any, layer: str) -> bool:
     """Whether a confident OCR reading is in another script than the layer: the trial read that
     exposes a layer whose letters are plausible but not the page's."""
     confident = result.confidence is not None and result.confidence >= CONFIDENT_OCR
-    return confident and count_letters(result.text) >= MIN_LETTERS and _mostly_arabic(result.text) != _mostly_arabic(layer)
+    return (confident and count_letters(result.text) >= MIN_LETTERS
+            and _mostly_arabic(result.text) != _mostly_arabic(layer))
 
 
 def _in_reading_order(text: str) -> str:
