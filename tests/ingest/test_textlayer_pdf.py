@@ -18,6 +18,7 @@ from pathlib import Path
 import pypdfium2
 import pytest
 
+from llmforge.errors import IngestError
 from llmforge.ingest import pdf
 from llmforge.ingest.extract import ExtractOptions, extract_file
 from llmforge.ingest.ocr import ocr_image
@@ -218,6 +219,16 @@ def test_plausible_lie_among_arabic_pages_is_caught_by_a_trial_ocr(tmp_path: Pat
     page = extract(tmp_path, data)
     assert page.method == "ocr:tesseract"
     assert re.search("محطة|المياه|المضخة|شهر", page.text), page.text
+
+
+def test_suspect_layer_stands_when_ocr_cannot_run(tmp_path: Path) -> None:
+    def missing_tesseract(image, lang):  # noqa: ANN001, ANN202 — what ocr raises without the binary
+        raise IngestError("OCR engine tesseract is not available")
+
+    data = font_pdf([drawn(line) for line in ARABIC_LINES], meaning=lying(PLAIN_LATIN), font_name="Amiri")
+    assert extract(tmp_path, data, ocr=missing_tesseract).method == "text-layer"
+    with pytest.raises(IngestError):  # a page with no usable layer still needs OCR
+        extract(tmp_path, text_pdf([""]), ocr=missing_tesseract)
 
 
 def test_english_in_an_arabic_font_keeps_its_layer(tmp_path: Path) -> None:

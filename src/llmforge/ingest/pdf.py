@@ -124,12 +124,19 @@ def _extract_page(page: pdfium.PdfPage, index: int, fallback: _PypdfFallback, oc
     missing_arabic = ((arabic_fonts or neighbours_arabic) and found.letters >= MIN_LETTERS
                       and not _ARABIC.search(text))
     suspect = _implausible(found) or missing_arabic
-    usable = found.letters >= MIN_LETTERS and found.quality >= USABLE_QUALITY and not suspect
-    if ocr_mode == "never" or (ocr_mode == "auto" and usable):
+    readable = found.letters >= MIN_LETTERS and found.quality >= USABLE_QUALITY
+    if ocr_mode == "never" or (ocr_mode == "auto" and readable and not suspect):
         method = "text-layer" if text.strip() else "none"
         return ExtractedPage(index + 1, text, method)
     image = render_page(page, dpi, max_pixels)
-    result = ocr(image, lang)
+    try:
+        result = ocr(image, lang)
+    except IngestError as exc:
+        if ocr_mode == "always" or not readable:
+            raise
+        # only a suspicion asked for OCR: without it, the layer stands as it always did
+        log.warning("page %d: no trial OCR of a suspect text layer (%s); layer kept", index + 1, exc)
+        return ExtractedPage(index + 1, text, "text-layer")
     layer = reading_value(found)
     contradicted = suspect and _contradicts(result, text)
     if (ocr_mode == "auto" and layer and not contradicted
