@@ -3,8 +3,9 @@
     python bench/ocr_layouts.py [--sample tuned|held-out|tesseract-test|all] [--json]
 
 Layouts: ``line`` (rendered single lines in several Arabic typefaces and sizes, clean and
-degraded, and lines cut out of rendered paragraphs), ``block`` (a paragraph), ``page``,
-``two-column`` (Arabic and English) and ``rotated`` (pages turned 90, 180 or 270 degrees).
+degraded, and lines cut out of rendered paragraphs), ``block`` (a paragraph), ``sparse`` (word
+pairs strewn over a page, as on a form), ``page``, ``two-column`` (Arabic and English) and
+``rotated`` (pages turned 90, 180 or 270 degrees).
 Samples are rendered by :mod:`llmforge.testing.scans`: ``tuned`` is what the layout rules were
 tuned on, ``held-out`` uses other sentences, typefaces and seeds and was never tuned on. The
 ``tesseract-test`` sample (``../shared/corpora/ocr/tesseract-test``, real scans: a lone Arabic
@@ -44,7 +45,7 @@ from llmforge.ingest.preprocess import image_dpi, preprocess
 from llmforge.testing import scans
 
 PSMS = (3, 4, 6, 7, 11, 13)
-LAYOUTS = ("line", "block", "page", "two-column", "rotated")
+LAYOUTS = ("line", "block", "sparse", "page", "two-column", "rotated")
 DEGRADATIONS = ("clean", "noise", "blur", "lowcontrast")
 
 
@@ -67,6 +68,7 @@ class Row:
     raw_best_cer: float
     raw_best_psm: int
     llmforge_vs_best: float    # llmforge CER / raw best CER: at most 1.0 is the target
+    languages: str             # languages llmforge's --lang auto chose, with counts
     rotations: str             # rotations llmforge recorded, against the truth (rotated only)
 
 
@@ -85,6 +87,10 @@ def rendered_cases(texts: scans.TextSet) -> Iterator[Case]:
         paragraph = " ".join(pick.sample(texts.arabic, 3))
         block, truth = scans.page_image([paragraph], family, 14, size=(1400, 560))
         yield Case("block", "ara", f"{family} {kind}", scans.degrade(block, kind, texts.seed), truth)
+        words = " ".join(texts.arabic).split()
+        pick.shuffle(words)
+        sparse, truth = scans.sparse_image(words, family, pick.randrange(999))
+        yield Case("sparse", "ara", family, sparse, truth)
         page, page_truth = scans.page_image(list(texts.arabic[:4]), family, 12)
         yield Case("page", "ara", family, scans.degrade(page, pick.choice(DEGRADATIONS), 1), page_truth)
         first, second = (" ".join(pick.sample(texts.arabic, 4)) for _ in range(2))
@@ -128,12 +134,13 @@ def measure(sample: str, cases: list[Case], work: Path) -> list[Row]:
         if not members:
             continue
         totals = {"llmforge": [0, 0], **{psm: [0, 0] for psm in PSMS}}
-        rotations = []
+        rotations, languages = [], {}
         for number, case in enumerate(members):
             path = work / f"{number}.png"
             case.image.save(path, dpi=case.image.info.get("dpi", (300, 300)))
             result = ocr_image(case.image, lang="auto")
             rotations.append(f"{result.rotation}/{case.name.rsplit(' ', 1)[-1]}")
+            languages[result.language] = languages.get(result.language, 0) + 1
             _add(totals["llmforge"], cer(result.text, case.truth))
             for psm in PSMS:
                 _add(totals[psm], cer(raw_tesseract(path, case.lang, psm), case.truth))
@@ -142,6 +149,7 @@ def measure(sample: str, cases: list[Case], work: Path) -> list[Row]:
         ratio = rates["llmforge"] / rates[best] if rates[best] else (1.0 if rates["llmforge"] == 0 else 99.0)
         rows.append(Row(sample, layout, len(members), round(rates["llmforge"], 4), round(rates[3], 4),
                         round(rates[best], 4), best, round(ratio, 3),
+                        ", ".join(f"{code} x{count}" for code, count in sorted(languages.items())),
                         " ".join(rotations) if layout == "rotated" else ""))
         print(f"  {sample} {layout} done", file=sys.stderr, flush=True)
     return rows
@@ -179,11 +187,11 @@ def layout_overhead(cases: list[Case]) -> tuple[float, float]:
 
 def render(rows: list[Row], overhead: tuple[float, float]) -> str:
     lines = [f"{'sample':14} {'layout':10} {'n':>3} {'llmforge':>8} {'raw psm3':>8} {'raw best':>8} "
-             f"{'psm':>3} {'vs best':>7}  rotations (found/expected)"]
+             f"{'psm':>3} {'vs best':>7}  auto language; rotations (found/expected)"]
     for r in rows:
         lines.append(f"{r.sample:14} {r.layout:10} {r.images:>3} {r.llmforge_cer:>8.3f} "
                      f"{r.raw_default_cer:>8.3f} {r.raw_best_cer:>8.3f} {r.raw_best_psm:>3} "
-                     f"{r.llmforge_vs_best:>7.2f}  {r.rotations}")
+                     f"{r.llmforge_vs_best:>7.2f}  {r.languages}{'; ' + r.rotations if r.rotations else ''}")
     checks, whole = overhead
     share = checks / whole if whole else 0.0
     lines += ["", f"layout + orientation checks: {checks:.2f} CPU-s of {whole:.2f} for the same pages' "

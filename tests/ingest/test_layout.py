@@ -79,6 +79,14 @@ def test_two_columns_are_split_at_the_gutter() -> None:
     assert image.width * 0.4 < gutter_left < gutter_right < image.width * 0.6
 
 
+def test_words_strewn_over_a_form_are_no_columns() -> None:
+    """A blank strip down the middle is no gutter unless lines have ink on both sides of it."""
+    words = " ".join(scans.TUNED.arabic).split()
+    for seed in range(3):
+        form, _ = scans.sparse_image(words[seed:], font("Amiri"), seed)
+        assert analyse_layout(gray(form), 300).kind != COLUMNS
+
+
 # --- reading --------------------------------------------------------------------------------
 
 
@@ -104,7 +112,7 @@ def test_a_line_cut_from_a_paragraph_reads_as_a_line(tesseract: None) -> None:
 @pytest.mark.parametrize(("first", "second", "family"), [
     (ARABIC_RIGHT, ARABIC_LEFT, "Amiri"),
     (ENGLISH_LEFT, ENGLISH_RIGHT, "Noto Serif"),
-])
+], ids=["arabic", "english"])
 def test_two_columns_read_column_by_column(tesseract: None, first: str, second: str,
                                            family: str) -> None:
     image, truth = scans.two_column_image(first, second, font(family))

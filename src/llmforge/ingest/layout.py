@@ -12,6 +12,7 @@ gutter in the column profile. It costs a few milliseconds, no OCR run.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -27,6 +28,8 @@ MAX_BLOCK_LINES = 8          # a crop of up to this many lines, filling most of 
 MIN_BLOCK_FILL = 0.5         # share of the image's height the block's lines must span
 MIN_GUTTER_INCHES = 0.15     # narrower blank strips are word spaces that line up by chance
 GUTTER_SEARCH = (0.25, 0.75)  # the gutter lies in the middle half of the text's width
+MIN_PAIRED_LINES = 0.5       # share of text lines with ink on both sides of a gutter: words
+                             # strewn over a form leave blank strips that would pass for one
 
 
 @dataclass(frozen=True)
@@ -64,7 +67,7 @@ def analyse_layout(gray: np.ndarray, dpi: float, mask: np.ndarray | None = None)
             return Layout(LINE, box=line_box(mask, step, gray.shape, bands[0]), bands=bands)
         return Layout(PAGE, bands=bands)
     if len(bands) >= MIN_COLUMN_LINES:
-        gutter = find_gutter(mask, step, dpi)
+        gutter = find_gutter(mask, step, dpi, bands)
         if gutter is not None:
             left, right = gutter
             return Layout(COLUMNS, ((0, left), (right, gray.shape[1])), bands=bands)
@@ -73,13 +76,16 @@ def analyse_layout(gray: np.ndarray, dpi: float, mask: np.ndarray | None = None)
     return Layout(PAGE, bands=bands)
 
 
-def find_gutter(mask: np.ndarray, step: int, dpi: float) -> tuple[int, int] | None:
+def find_gutter(mask: np.ndarray, step: int, dpi: float,
+                bands: Sequence[tuple[int, int]]) -> tuple[int, int] | None:
     """(left, right) pixel columns of a blank strip splitting the text in two, or None.
 
     ``mask`` is the page's ink mask at sketch size, ``step`` its reduction factor.
 
     The strip must be free of ink over the whole text height, at least ``MIN_GUTTER_INCHES``
-    wide, in the middle half of the text's width, and widest among the blank strips there.
+    wide, in the middle half of the text's width, and widest among the blank strips there; and
+    most text lines (``bands``, full-size rows) must have ink on both sides of it, as lines set
+    in two columns do.
     """
     import numpy as np
 
@@ -98,7 +104,12 @@ def find_gutter(mask: np.ndarray, step: int, dpi: float) -> tuple[int, int] | No
     start, stop = max(runs, key=lambda run: run[1] - run[0])
     if (stop - start) * step < MIN_GUTTER_INCHES * dpi:
         return None
-    return (low + int(start)) * step, (low + int(stop)) * step
+    left, right = low + int(start), low + int(stop)
+    rows = [mask[top // step:max(top // step + 1, bottom // step)] for top, bottom in bands]
+    paired = sum(bool(row[:, :left].any() and row[:, right:].any()) for row in rows)
+    if paired < MIN_PAIRED_LINES * len(rows):
+        return None
+    return left * step, right * step
 
 
 def line_box(mask: np.ndarray, step: int, shape: tuple[int, ...],

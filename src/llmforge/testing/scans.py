@@ -13,6 +13,7 @@ Two text sets are kept apart on purpose: ``TUNED`` is what layout choices were t
 from __future__ import annotations
 
 import functools
+import random
 import re
 import subprocess
 from dataclasses import dataclass
@@ -208,6 +209,26 @@ def line_crops(text: str, family: str, points: float = 12,
         crop.info["dpi"] = (DPI, DPI)
         crops.append((crop, line))
     return crops
+
+
+def sparse_image(words: list[str], family: str, seed: int, points: float = 12,
+                 size: tuple[int, int] = (1240, 1754)) -> tuple[Image.Image, str]:
+    """A form-like page: pairs of ``words`` strewn one per row at random places.
+
+    Returns the page and its text, a pair per line, top to bottom.
+    """
+    pick = random.Random(seed)
+    font = _font(family, points)
+    image = Image.new("L", size, PAPER)
+    draw = ImageDraw.Draw(image)
+    pairs = [" ".join(words[i:i + 2]) for i in range(0, len(words) - 1, 2)][:8]
+    pitch = (size[1] - 300) // max(1, len(pairs))
+    for number, pair in enumerate(pairs):
+        x = pick.randrange(size[0] // 12, size[0] * 2 // 3)
+        y = 150 + number * pitch + pick.randrange(0, pitch // 3)
+        draw.text((x, y), pair, font=font, fill=INK, **_options(pair))
+    image.info["dpi"] = (DPI, DPI)
+    return image, "\n".join(pairs)
 
 
 def degrade(image: Image.Image, kind: str, seed: int = 0) -> Image.Image:
