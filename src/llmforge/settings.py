@@ -147,6 +147,19 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("search.vector_index_min_rows", int, 50000,
             "Build an IVF-PQ vector index once the table has this many chunks (brute force below)."),
     Setting("search.max_query_chars", int, 2000, "Longest query accepted, in characters."),
+    Setting("index.uri", str, "",
+            "Where the chunk index lives: '' for the project's lancedb/ folder, or s3://bucket/path on an "
+            "S3-compatible store (MinIO, Ceph RGW)."),
+    Setting("index.endpoint", str, "", "Endpoint of that S3-compatible store, e.g. http://minio.internal:9000 "
+            "(required with an s3:// index.uri)."),
+    Setting("index.region", str, "us-east-1", "Region name the S3-compatible store expects."),
+    Setting("index.allow_http", bool, False, "Accept a plain http:// index.endpoint (a trusted network only)."),
+    Setting("index.credentials_file", str, "",
+            "File with the store's aws_access_key_id and aws_secret_access_key (key = value lines), relative to "
+            "the project ('': only the environment variables AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)."),
+    Setting("index.keep_versions_minutes", float, 10.0,
+            "Index table versions younger than this survive the compaction after structure (a search that "
+            "began on an older one fails; 0 only when nothing else reads the index)."),
     Setting("serve.host", str, "127.0.0.1",
             "Address `llmforge serve` binds to (loopback until authentication is configured)."),
     Setting("serve.port", int, 8000, "Port of `llmforge serve`."),

@@ -24,7 +24,8 @@ from __future__ import annotations
 import importlib.util
 import shutil
 import sys
-from collections.abc import Iterator
+import warnings
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
@@ -101,13 +102,23 @@ def _defer_package_init(name: str) -> None:
 
 
 class ChunkIndex:
-    """The chunk table of one project (``<project>/lancedb``)."""
+    """The chunk table of one project: in ``<project>/lancedb``, or under an ``s3://`` URI with the
+    storage options LanceDB's object store takes (see :func:`project_index`)."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path | str, storage_options: Mapping[str, str] | None = None) -> None:
         self.root = root
+        self._storage_options = dict(storage_options or {})
+
+    def __repr__(self) -> str:   # never the storage options: they may hold a secret key
+        return f"ChunkIndex({str(self.root)!r})"
+
+    @property
+    def is_local(self) -> bool:
+        return isinstance(self.root, Path)
 
     def _db(self) -> Any:
-        return import_lancedb().connect(str(self.root), read_consistency_interval=timedelta(0))
+        return import_lancedb().connect(str(self.root), read_consistency_interval=timedelta(0),
+                                        storage_options=self._storage_options or None)
 
     def _exists(self, db: Any) -> bool:
         return TABLE in db.list_tables().tables
@@ -141,6 +152,13 @@ class ChunkIndex:
         table = self.table()
         return 0 if table is None else table.count_rows()
 
+    def document_ids(self) -> set[str]:
+        """The documents that have rows in the table (reads that one column only)."""
+        table = self.table()
+        if table is None:
+            return set()
+        return set(table.search().select(["document_id"]).limit(None).to_arrow().column("document_id").to_pylist())
+
     def delete_documents(self, document_ids: list[str]) -> None:
         table = self.table()
         if table is None or not document_ids:
@@ -161,9 +179,14 @@ class ChunkIndex:
         table = pa.table({**columns, "vector": pa.FixedSizeListArray.from_arrays(flat, dim)}, schema=schema(dim))
         self.ensure(dim).add(table)
 
-    def refresh_indexes(self, vector_index_min_rows: int) -> dict[str, Any]:
+    def refresh_indexes(self, vector_index_min_rows: int, keep_versions: timedelta | None = None) -> dict[str, Any]:
         """Create the full-text indexes (and, for a large table, the vector index) where missing;
-        fold rows added since into them. Rows not yet indexed are still searched (flat)."""
+        fold rows added since into them. Rows not yet indexed are still searched (flat).
+
+        Then compact the table: every batch of a run adds a version and a small data file, which
+        on object storage means more requests per search and more objects kept; versions older
+        than ``keep_versions`` go (None: LanceDB's default, a week). A reader that opened an
+        older version than that when it goes fails, so keep it longer than any search takes."""
         import_lancedb()
         from lancedb.index import FTS, IvfPq
 
@@ -186,9 +209,10 @@ class ChunkIndex:
             table.create_index("vector", config=IvfPq(distance_type="cosine", num_partitions=partitions,
                                                       num_sub_vectors=max(1, dim // 8)))
             created.append("vector_idx")
-        if not created:
-            table.optimize()
-        return {"created": created, "rows": rows}
+        with warnings.catch_warnings():   # keep_versions 0 warns of what its setting's help says
+            warnings.filterwarnings("ignore", message=r"optimize\(cleanup_older_than=0\)")
+            table.optimize(cleanup_older_than=keep_versions)
+        return {"created": created, "rows": rows, "versions": len(table.list_versions())}
 
     def has_vector_index(self) -> bool:
         table = self.table()
@@ -213,7 +237,10 @@ class ChunkIndex:
                 .to_list())
 
     def clean_interrupted_writes(self) -> int:
-        """Remove ``data/.tmp*`` left by a killed add (call only under the writer lock)."""
+        """Remove ``data/.tmp*`` left by a killed add (call only under the writer lock). On object
+        storage an interrupted upload leaves no visible object, so there is nothing to do."""
+        if not self.is_local:
+            return 0
         removed = 0
         for leftover in self.root.glob(f"{TABLE}.lance/data/.tmp*"):
             if leftover.is_dir():

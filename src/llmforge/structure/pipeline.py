@@ -1,12 +1,14 @@
 """``structure``: pages in, chunks, entities and vectors out — incrementally.
 
 Only documents not yet structured are processed (new ones, new versions); chunks of documents
-that were deleted or superseded go. Work proceeds in batches of about ``structure.batch_chunks``
-chunks, so memory stays bounded however large the corpus. For each batch: chunk, embed, find
-entities; delete any rows the index already holds for those documents (left by an interrupted
-run), add the new rows, then record chunks and entities in the catalog in one transaction. A
-document counts as structured only once that transaction commits, so a run killed at any point
-and run again ends with the same index as an uninterrupted run, without duplicates.
+that were deleted or superseded go. Rows an interrupted run left in the index for documents
+still to do are deleted first, in one pass (a delete per batch scanned the whole table each
+time). Work then proceeds in batches of about ``structure.batch_chunks`` chunks, so memory stays
+bounded however large the corpus. For each batch: chunk, embed, find entities; add the new rows
+to the index, then record chunks and entities in the catalog in one transaction. A document
+counts as structured only once that transaction commits, so a run killed at any point and run
+again ends with the same index as an uninterrupted run, without duplicates. The run ends by
+compacting the index (see :meth:`ChunkIndex.refresh_indexes`).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from llmforge.text.keywords import arabic_keywords
 from llmforge.structure.chunking import Chunk, chunk_pages
 from llmforge.structure.embedders import Embedder, cached_embedder
 from llmforge.structure.index import ChunkIndex, TABLE
+from llmforge.structure.storage import keep_versions, project_index
 from llmforge.textstore import catalog_key, page_texts, seal_text
 
 log = logging.getLogger(__name__)
@@ -118,7 +121,7 @@ def _structure(project: Project, *, embedder: str | None, chunk_tokens: int | No
     if options.chunk_tokens < 16:
         raise UsageError("chunk size must be at least 16 tokens")
     model = cached_embedder(options.embedder)
-    index = ChunkIndex(project.path("lancedb"))
+    index = project_index(project)
     index.clean_interrupted_writes()
     with project.catalog() as conn:
         meta = index_meta(conn)
@@ -134,6 +137,7 @@ def _structure(project: Project, *, embedder: str | None, chunk_tokens: int | No
     stale = sorted(done - set(targets)) + sorted(_orphans(project, set(targets)))
     remove_documents(project, stale)
     todo = [doc for doc in targets if doc not in done]
+    index.delete_documents(sorted(index.document_ids() & set(todo)))   # left by an interrupted run
     report = StructureReport(removed_documents=len(stale), embedder=model.name, dim=model.dim)
     _record_meta(project, model, options)
     for batch in _batches(project, todo, options.batch_chunks, model, options):
@@ -143,7 +147,7 @@ def _structure(project: Project, *, embedder: str | None, chunk_tokens: int | No
         report.entities += sum(len(entities) for _, _, entities in batch)
         if on_progress:
             on_progress(report.documents, len(todo))
-    report.indexes = index.refresh_indexes(options.vector_index_min_rows)
+    report.indexes = index.refresh_indexes(options.vector_index_min_rows, keep_versions(project))
     report.total_chunks = index.count()
     return report
 
@@ -218,7 +222,6 @@ def _write_batch(project: Project, index: ChunkIndex, model: Embedder, batch: Ba
     chunk_ids = [f"{document_id}:{chunk.seq}" for document_id, chunk in chunks]
     languages = [detect_language(text) for text in texts]
     document_ids = [document_id for document_id, _, _ in batch]
-    index.delete_documents(document_ids)
     if chunks:
         index.add({"chunk_id": chunk_ids, "document_id": [document_id for document_id, _ in chunks],
                    "seq": [chunk.seq for _, chunk in chunks],
@@ -275,6 +278,6 @@ def remove_documents(project: Project, document_ids: list[str]) -> None:
     """Drop the chunks, entities and vectors of these documents (deleted or superseded)."""
     if not document_ids:
         return
-    ChunkIndex(project.path("lancedb")).delete_documents(document_ids)
+    project_index(project).delete_documents(document_ids)
     with project.catalog() as conn, transaction(conn):
         _delete_catalog_rows(conn, document_ids)

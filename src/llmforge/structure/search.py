@@ -21,7 +21,7 @@ from llmforge.settings import SEARCH_MODES
 from llmforge.text.keywords import arabic_keywords
 from llmforge.text.language import query_language
 from llmforge.structure.embedders import cached_embedder
-from llmforge.structure.index import ChunkIndex
+from llmforge.structure.storage import project_index
 from llmforge.structure.pipeline import index_meta
 
 _QUERY_WORD = re.compile(r"\w+")
@@ -106,7 +106,7 @@ def search(project: Project, query: str, *, k: int | None = None, mode: str | No
     language = query_language(query) if lang in ("auto", "") else {"ara": "ar", "eng": "en"}.get(lang, lang)
     with project.catalog() as conn:
         meta = index_meta(conn)
-    index = ChunkIndex(project.path("lancedb"))
+    index = project_index(project)
     if meta is None or index.count() == 0:
         raise NotFoundError("nothing is indexed yet: run `llmforge structure` after `llmforge ingest`")
     pool = max(4 * k, 20)
