@@ -93,7 +93,10 @@ OCR_LANGUAGES = ("auto", "ara", "eng", "ara+eng")   # auto: chosen per page
 OCR_MODES = ("auto", "always", "never")
 # What `ingest --recursive` leaves out unless told otherwise: licences and source code, which a
 # checked-out project or a software archive holds beside its documents and which read as text.
-DEFAULT_INGEST_EXCLUDE = ("LICENSE*,LICENCE*,COPYING*,NOTICE*,*.py,*.pyc,*.js,*.ts,*.c,*.h,*.cc,*.cpp,*.java,"
+# Licence files by their exact names (a "notice of meeting.pdf" or "licence_agreement.docx" is a
+# document, so no prefix globs), and source code.
+DEFAULT_INGEST_EXCLUDE = ("LICENSE,LICENSE.txt,LICENSE.md,LICENCE,LICENCE.txt,LICENCE.md,COPYING,COPYING.txt,"
+                          "NOTICE,NOTICE.txt,NOTICE.md,*.py,*.pyc,*.js,*.ts,*.c,*.h,*.cc,*.cpp,*.java,"
                           "*.go,*.rs,*.rb,*.php,*.sh,*.bat,*.ps1,*.lock")
 
 

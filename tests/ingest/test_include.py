@@ -28,6 +28,18 @@ def checkout(tmp_path: Path) -> Path:
     return root
 
 
+def test_documents_named_like_licence_files_are_kept(tmp_path: Path) -> None:
+    """The default names licence files exactly: a notice or a licence agreement is a document."""
+    for name in ("Notice of meeting.txt", "notice3.txt", "licence_agreement.md", "COPYING.txt"):
+        (tmp_path / name).write_text("The committee meets on Monday.\n")
+    from llmforge.settings import DEFAULT_INGEST_EXCLUDE
+    from llmforge.ingest.pipeline import globs_setting
+
+    taken = collect_files([tmp_path], True, exclude=globs_setting(DEFAULT_INGEST_EXCLUDE))
+    assert _names(taken.files) == ["Notice of meeting.txt", "licence_agreement.md", "notice3.txt"]
+    assert taken.excluded == {".txt": 1}
+
+
 def _names(paths: list[Path]) -> list[str]:
     return sorted(path.name for path in paths)
 
