@@ -24,7 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image, ImageFilter
+from PIL import Image
 from scipy import ndimage
 from scipy.signal import find_peaks
 from skimage.filters import threshold_otsu
@@ -269,9 +269,14 @@ def estimate_noise(gray: np.ndarray) -> NoiseEstimate:
 
 
 def denoise(gray: np.ndarray, noise: NoiseEstimate) -> tuple[np.ndarray, str]:
-    """Gaussian blur for Gaussian noise, 3x3 median for impulse noise; returns the step name."""
-    if noise.sigma > NOISE_SIGMA_LIMIT:  # Pillow's 8-bit blur: a third of scipy's float time
-        return np.asarray(Image.fromarray(gray).filter(ImageFilter.GaussianBlur(1.0))), "gaussian"
+    """Gaussian blur for Gaussian noise, 3x3 median for impulse noise; returns the step name.
+
+    A true Gaussian: Pillow's box-blur approximation takes a third of the time, but Arabic pages
+    with Gaussian noise then read worse (synthetic set: CER 0.028 to 0.031).
+    """
+    if noise.sigma > NOISE_SIGMA_LIMIT:
+        smooth = ndimage.gaussian_filter(gray.astype(np.float32), 1.0)
+        return np.clip(smooth, 0, 255).astype(np.uint8), "gaussian"
     return median3(gray), "median"
 
 
