@@ -269,10 +269,20 @@ class _Ingestor:
             if sha256 in self.claimed:
                 return FileOutcome(str(path), SKIPPED, reason="same content as another file in this batch")
             self.claimed.add(sha256)
+        detected, pages, text_sha256 = self._extract(path)
+        stored = self.blobs.put_file(path)
+        if stored.sha256 != sha256:
+            raise IngestError("the file changed while it was being ingested; ingest it again once it is complete")
+        return _Extracted(path, sha256, size, detected.kind, detected.mime, pages.metadata, pages.notes,
+                          pages.pages, pages.chars, pages.texts, text_sha256)
+
+    def _extract(self, path: Path) -> tuple[Detected, _PageSink, str]:
+        """Extract ``path`` on a free runner, its pages streamed into the text blob (whose address
+        comes back). The runner goes back as soon as the stream ends: the blob's fsync needs none."""
         worker = self.workers.get()
         released = False
 
-        def release() -> None:   # as soon as the stream has ended: the blob's fsync needs no worker
+        def release() -> None:
             nonlocal released
             if not released:
                 released = True
@@ -287,11 +297,7 @@ class _Ingestor:
                 text_blob = self.blobs.put_stream(_PiecesReader(pages.blob_json(items, release)))
         finally:
             release()
-        stored = self.blobs.put_file(path)
-        if stored.sha256 != sha256:
-            raise IngestError("the file changed while it was being ingested; ingest it again once it is complete")
-        return _Extracted(path, sha256, size, detected.kind, detected.mime, pages.metadata, pages.notes,
-                          pages.pages, pages.chars, pages.texts, text_blob.sha256)
+        return detected, pages, text_blob.sha256
 
     def commit(self, batch: list[FileOutcome | _Extracted]) -> list[FileOutcome]:
         """Write a batch of finished files (documents and failures) in one transaction."""
