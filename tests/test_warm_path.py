@@ -7,6 +7,7 @@ answer in their own process."""
 from __future__ import annotations
 
 import ctypes
+import io
 import json
 import os
 import re
@@ -156,6 +157,24 @@ def test_ask_prints_the_same_through_the_server(cli: Any, kb: Any, server: Any, 
     assert here.exit_code == warm.exit_code == 0, warm.stderr
     assert "every four hours" in warm.stdout
     assert _timeless(warm.stdout) == _timeless(here.stdout)
+
+
+def test_in_a_terminal_the_servers_answer_appears_as_it_is_written(cli: Any, kb: Any, server: Any,
+                                                                   monkeypatch: pytest.MonkeyPatch,
+                                                                   only_the_server: Any) -> None:
+    from rich.console import Console
+
+    from llmforge.cli import serve as serve_cli
+
+    screen = io.StringIO()
+    monkeypatch.setattr(serve_cli, "stdout", Console(file=screen, force_terminal=True, width=120, color_system=None))
+    only_the_server()
+    result = cli("ask", QUESTIONS["en"], "-p", kb.root)
+    assert result.exit_code == 0, result.stderr
+    shown = screen.getvalue()
+    streamed, final = shown.rsplit("\x1b[2K", 1)   # the pieces as they came, then cleared for the answer
+    assert "every" in streamed and "first words after" in final and final.count("every four hours") == 1
+    assert "[1] Water treatment plant: daily checks, p. 1" in final
 
 
 def test_a_url_and_an_api_key_reach_a_server_too(cli: Any, kb: Any, server: Any,
