@@ -24,6 +24,7 @@ import traceback
 import types
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from multiprocessing import forkserver
 from typing import Any, Protocol
 
 from llmforge.errors import IngestError
@@ -47,7 +48,7 @@ def _without_main_module() -> Iterator[None]:
     DuckDB...) per worker started, and a script calling ingest_paths at top level without an
     ``if __name__ == "__main__":`` guard ingested again inside every worker. A child here only
     runs functions importable from their own modules, so it needs nothing from the script. The
-    swap lasts while the child is forked (a few milliseconds).
+    swap lasts while the forkserver forks the child (milliseconds: it is started before).
     """
     main = sys.modules["__main__"]
     sys.modules["__main__"] = types.ModuleType("__main__")
@@ -138,6 +139,7 @@ class IsolatedWorker:
         context = _context()
         self._conn, child_end = context.Pipe()
         self._process = context.Process(target=_serve, args=(child_end, self.memory_mb, self.offline), daemon=True)
+        forkserver.ensure_running()   # a second or so the first time: not inside the swap below
         with _without_main_module():
             self._process.start()
         _LIVE.add(self._process.pid)
