@@ -32,7 +32,7 @@ def ingest(
     exclude: Annotated[list[str] | None, typer.Option(
         "--exclude", metavar="GLOB", show_default=False,
         help="Leave out the files found in directories that match GLOB (repeatable). Replaces setting "
-             "ingest.exclude, which by default leaves out licences (LICENSE*, COPYING*, NOTICE*) and "
+             "ingest.exclude, which by default leaves out licence files (LICENSE, COPYING, NOTICE, ...) and "
              "source code (*.py, *.js, *.c, *.sh, ...); --exclude '' takes them. Files named on the "
              "command line are always taken.")] = None,
     ocr: Annotated[OcrMode | None, typer.Option(help="When to OCR (default: setting ingest.ocr).",
