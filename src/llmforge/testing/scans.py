@@ -151,7 +151,8 @@ def draw_block(image: Image.Image, box: Box, text: str, family: str, points: flo
     """
     font = _font(family, points)
     left, top, right, bottom = box
-    step = int(font.size * leading)
+    height = sum(font.getmetrics())  # ascent + descent: Kufi faces reach far beyond the size
+    step = max(int(font.size * leading), height)
     drawn = []
     draw = ImageDraw.Draw(image)
     for number, line in enumerate(wrap(text, font, right - left)):
@@ -160,7 +161,7 @@ def draw_block(image: Image.Image, box: Box, text: str, family: str, points: flo
             break
         anchor, x = ("ra", right) if is_arabic(line) else ("la", left)
         draw.text((x, y), line, font=font, fill=INK, anchor=anchor, **_options(line))
-        gap = (step - font.size) // 2
+        gap = (step - height) // 2
         drawn.append((line, (left, y - gap, right, y - gap + step)))
     return drawn
 
@@ -174,7 +175,8 @@ def page_image(paragraphs: list[str], family: str, points: float = 12,
         lines = draw_block(image, (margin, top, size[0] - margin, size[1] - margin), paragraph,
                            family, points)
         shown.append("\n".join(line for line, _ in lines))
-        top += int((len(lines) + 1) * _font(family, points).size * 1.5)
+        font = _font(family, points)
+        top += (len(lines) + 1) * max(int(font.size * 1.5), sum(font.getmetrics()))
     image.info["dpi"] = (DPI, DPI)
     return image, "\n\n".join(text for text in shown if text)
 
@@ -201,7 +203,8 @@ def line_crops(text: str, family: str, points: float = 12,
                width: int = 1000) -> list[tuple[Image.Image, str]]:
     """A paragraph set in a column ``width`` pixels wide, cut into one image per line slot."""
     font = _font(family, points)
-    height = int(font.size * 1.5) * (len(wrap(text, font, width)) + 1)
+    pitch = max(int(font.size * 1.5), sum(font.getmetrics()))
+    height = pitch * (len(wrap(text, font, width)) + 1)
     page = Image.new("L", (width + 100, height), PAPER)
     crops = []
     for line, box in draw_block(page, (50, font.size // 2, width + 50, height), text, family, points):
