@@ -1,6 +1,6 @@
 """OCR per layout: llmforge against raw Tesseract's default and raw Tesseract's best mode.
 
-    python bench/ocr_layouts.py [--sample tuned|held-out|tesseract-test|all] [--json]
+    python bench/ocr_layouts.py [--sample tuned|held-out|tesseract-test|all] [--layout L]... [--json]
 
 Layouts: ``line`` (rendered single lines in several Arabic typefaces and sizes, clean and
 degraded, and lines cut out of rendered paragraphs), ``block`` (a paragraph), ``sparse`` (word
@@ -146,7 +146,10 @@ def measure(sample: str, cases: list[Case], work: Path) -> list[Row]:
                 _add(totals[psm], cer(raw_tesseract(path, case.lang, psm), case.truth))
         rates = {key: edits / max(1, length) for key, (edits, length) in totals.items()}
         best = min(PSMS, key=lambda psm: rates[psm])
-        ratio = rates["llmforge"] / rates[best] if rates[best] else (1.0 if rates["llmforge"] == 0 else 99.0)
+        if rates[best]:
+            ratio = rates["llmforge"] / rates[best]
+        else:
+            ratio = 1.0 if rates["llmforge"] == 0 else float("inf")
         rows.append(Row(sample, layout, len(members), round(rates["llmforge"], 4), round(rates[3], 4),
                         round(rates[best], 4), best, round(ratio, 3),
                         ", ".join(f"{code} x{count}" for code, count in sorted(languages.items())),
@@ -203,6 +206,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sample", choices=("tuned", "held-out", "tesseract-test", "all"),
                         default="all")
+    parser.add_argument("--layout", choices=LAYOUTS, action="append",
+                        help="measure only this layout (repeatable; default: all)")
     parser.add_argument("--json", action="store_true", help="print the numbers as JSON")
     args = parser.parse_args()
     missing = [family for texts in (scans.TUNED, scans.HELD_OUT)
@@ -219,7 +224,7 @@ def main() -> int:
     overhead_cases: list[Case] = []
     with tempfile.TemporaryDirectory() as work:
         for sample in chosen:
-            cases = samples[sample]()
+            cases = [case for case in samples[sample]() if case.layout in (args.layout or LAYOUTS)]
             if not cases:
                 print(f"  {sample}: no images (shared corpus absent), skipped", file=sys.stderr)
                 continue
