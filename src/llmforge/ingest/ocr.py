@@ -282,8 +282,9 @@ class TesseractEngine:
 
         A line is read both as a raw line (``--psm 13``: none of Tesseract's line finding) and as
         a found line (``--psm 7``), and the more confident reading kept: on rendered Arabic lines
-        and lines cut from paragraphs that beat either mode alone (CER 0.042 against 0.048 and
-        0.045; held-out 0.125 against 0.132 and 0.141), where page mode read 0.20-0.29.
+        and lines cut from paragraphs (with slots that clipped tall faces) that beat either mode
+        alone (CER 0.042 against 0.048 and 0.045; held-out 0.125 against 0.132 and 0.141), where
+        page mode read 0.20-0.29; ``bench/ocr_layouts.py`` has the current figures.
         Tesseract's layout analysis reports "Empty page" for some sparse pages (a lone word):
         read as a single block (``--psm 6``) they come back. Only pages with some ink but not a
         sea of it get that second run: on a page of grain it read 9,000 characters of garbage
