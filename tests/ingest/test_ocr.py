@@ -218,6 +218,15 @@ def test_probe_samples_lines_across_a_long_page(arabic_font: ImageFont.FreeTypeF
     assert ocr.probe_image(short, lines=4) is short
 
 
+def test_a_low_contrast_page_is_probed_on_its_own_paper(tesseract: None) -> None:
+    """The probe's gaps take the paper's grey: white ones made Tesseract read nothing."""
+    page = Image.fromarray((127 + np.asarray(render(ENGLISH * 2)) * (46 / 255)).astype(np.uint8))
+    page.info["dpi"] = (300, 300)
+    probe = ocr.probe_image(page, lines=3)
+    assert probe.height < page.height and int(np.asarray(probe)[0, 0]) == 173
+    assert ocr.choose_language(page) == "eng"
+
+
 def test_explicit_language_skips_the_choice(tesseract: None,
                                             monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(ocr, "choose_language", lambda image: pytest.fail("no choice expected"))

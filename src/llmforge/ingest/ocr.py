@@ -453,7 +453,7 @@ def probe_image(image: Image.Image, lines: int = PROBE_LINES,
     """
     import numpy as np
 
-    from llmforge.ingest.preprocess import image_dpi, text_line_bands
+    from llmforge.ingest.preprocess import estimate_background, image_dpi, text_line_bands
 
     gray = np.asarray(image.convert("L"))
     if bands is None:
@@ -462,7 +462,9 @@ def probe_image(image: Image.Image, lines: int = PROBE_LINES,
         return image
     picks = [bands[int(i)] for i in np.linspace(0, len(bands) - 1, lines).round()]
     # Bands end at the emptiest rows already: a margin would bring in cut-off neighbours.
-    gap = np.full((max(8, (picks[0][1] - picks[0][0]) // 2), gray.shape[1]), 255, dtype=np.uint8)
+    # Gaps in the paper's own grey: white ones on a low-contrast page made Tesseract read nothing.
+    paper = int(round(estimate_background(gray)))
+    gap = np.full((max(8, (picks[0][1] - picks[0][0]) // 2), gray.shape[1]), paper, dtype=np.uint8)
     strips = [gap]
     for top, bottom in picks:
         strips += [gray[top:bottom], gap]
