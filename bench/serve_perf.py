@@ -63,17 +63,19 @@ def native_generation(runtime, tokens: int) -> dict[str, float]:  # noqa: ANN001
             "completion_tokens": generated}
 
 
-def http_generation(port: int, tokens: int) -> dict[str, float]:
+def http_generation(port: int, tokens: int, headers: dict[str, str]) -> dict[str, float]:
     import httpx
 
     url = f"http://127.0.0.1:{port}/v1/completions"
     body = {"prompt": PROMPT, "max_tokens": tokens, "temperature": 0.0}
     started = time.perf_counter()
-    reply = httpx.post(url, json=body, timeout=600).json()
-    plain = reply["usage"]["completion_tokens"] / (time.perf_counter() - started)
+    response = httpx.post(url, json=body, headers=headers, timeout=600)
+    response.raise_for_status()
+    plain = response.json()["usage"]["completion_tokens"] / (time.perf_counter() - started)
     started = time.perf_counter()
     first, count = None, 0
-    with httpx.stream("POST", url, json={**body, "stream": True}, timeout=600) as response:
+    with httpx.stream("POST", url, json={**body, "stream": True}, headers=headers, timeout=600) as response:
+        response.raise_for_status()
         for line in response.iter_lines():
             if line.startswith("data: ") and line != "data: [DONE]":
                 count += 1
@@ -82,7 +84,7 @@ def http_generation(port: int, tokens: int) -> dict[str, float]:
     return {"http_tokens_per_s": plain, "http_stream_tokens_per_s": streamed, "http_stream_ttft_s": first or 0.0}
 
 
-def load(port: int, seconds: float) -> list[dict[str, float]]:
+def load(port: int, seconds: float, headers: dict[str, str]) -> list[dict[str, float]]:
     import httpx
 
     results = []
@@ -93,7 +95,7 @@ def load(port: int, seconds: float) -> list[dict[str, float]]:
             deadline = time.monotonic() + seconds
 
             def worker() -> None:
-                with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
+                with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=headers, timeout=60) as client:
                     while time.monotonic() < deadline:
                         started = time.perf_counter()
                         response = client.post(path, json=body) if body else client.get(path)
@@ -125,6 +127,7 @@ def main() -> None:
 
     import uvicorn
 
+    from llmforge.auth.keys import create_key
     from llmforge.ingest.pipeline import ingest_paths
     from llmforge.packaged import PACKAGED
     from llmforge.project import init_project
@@ -136,6 +139,7 @@ def main() -> None:
         project = init_project(Path(tmp) / "project")
         ingest_paths(project, [REPO / "examples" / "sample"], recursive=True)
         structure_project(project)
+        headers = {"Authorization": f"Bearer {create_key(project, name='bench', role='admin', owner='local')[0]}"}
         os.environ["LLMFORGE_SERVE_MODEL"] = args.model
         project.reload_settings()
         runtime = get_runtime(project)
@@ -152,10 +156,10 @@ def main() -> None:
             natives, https = [], []
             for _ in range(3):  # alternate the two sides; best of three (the machine's load varies)
                 natives.append(native_generation(runtime, args.tokens))
-                https.append(http_generation(port, args.tokens))
+                https.append(http_generation(port, args.tokens, headers))
             native = {key: max(run[key] for run in natives) for key in natives[0]}
             http = {key: (min if key.endswith("ttft_s") else max)(run[key] for run in https) for key in https[0]}
-            loads = load(port, args.seconds)
+            loads = load(port, args.seconds, headers)
         finally:
             server.should_exit = True
             thread.join(30)
