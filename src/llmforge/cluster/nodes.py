@@ -161,19 +161,12 @@ def start_local_cluster(workers: int = 1, *, cpus_per_node: int = 1, object_stor
     head_ip, port = "127.0.0.2", _free_port()
     state = ClusterState(f"{head_ip}:{port}")
     resources = _node_arguments(cpus_per_node, object_store_mb)
-    try:
-        state.nodes.append(_start_node(directory, "head", ["--head", *HEAD_FLAGS, "--port", str(port), "--dashboard-port",
-                                                            str(_free_port()), *resources], head_ip, "head"))
-        _write_state(directory, state)
-        for number in range(1, workers + 1):   # at once: a worker node waits for the head to answer
-            state.nodes.append(_start_node(directory, f"worker{number}", ["--address", state.address, *resources],
-                                           f"127.0.0.{2 + number}", "worker"))
-            _write_state(directory, state)
-        _wait_started(state.nodes, timeout)
-    except BaseException:
-        stop_cluster(directory)
-        raise
-    return state
+    head = ("head", ["--head", *HEAD_FLAGS, "--port", str(port), "--dashboard-port", str(_free_port()), *resources],
+            head_ip, "head")
+    # started at once, without waiting for the head: a worker node waits for the head to answer
+    worker_nodes = [(f"worker{number}", ["--address", state.address, *resources], f"127.0.0.{2 + number}", "worker")
+                    for number in range(1, workers + 1)]
+    return _bring_up(directory, state, [head, *worker_nodes], timeout)
 
 
 def join_cluster(address: str, *, cpus: int | None = None, object_store_mb: int = OBJECT_STORE_MB,
@@ -195,10 +188,17 @@ def join_cluster(address: str, *, cpus: int | None = None, object_store_mb: int 
         arguments += ["--num-cpus", str(cpus)]
     arguments += ["--object-store-memory", str(object_store_mb * 1024 * 1024)]
     ip = _free_loopback_ip() if is_loopback_host(host) else _route_address(host)
-    state = ClusterState(f"{host}:{port}")
+    return _bring_up(directory, ClusterState(f"{host}:{port}"), [("joined", arguments, ip, "worker")], timeout)
+
+
+def _bring_up(directory: Path, state: ClusterState, nodes: list[tuple[str, list[str], str, str]],
+              timeout: float) -> ClusterState:
+    """Start ``nodes`` (name, ``ray start`` arguments, IP, role) in turn, recording each in the
+    state file as it starts, and wait until all run; on any failure, or Ctrl-C, stop them all."""
     try:
-        state.nodes.append(_start_node(directory, "joined", arguments, ip, "worker"))
-        _write_state(directory, state)
+        for name, arguments, ip, role in nodes:
+            state.nodes.append(_start_node(directory, name, arguments, ip, role))
+            _write_state(directory, state)
         _wait_started(state.nodes, timeout)
     except BaseException:
         stop_cluster(directory)
