@@ -34,6 +34,8 @@ class ExtractOptions:
     max_unpacked_mb: float = 500.0
     max_zip_ratio: float = 200.0
     easyocr_models: str = ""        # the project's models/easyocr, unless LLMFORGE_EASYOCR_MODELS says otherwise
+    pages: tuple[int, int] | None = None  # a PDF's pages first <= index < last only (cluster mode's parts)
+    arabic_before: int = 0          # with pages: how many pages before first were mostly Arabic
 
     @classmethod
     def from_settings(cls, settings: Any, **overrides: Any) -> ExtractOptions:
@@ -80,7 +82,8 @@ def _pdf(path: Path, options: ExtractOptions) -> ExtractedDocument:
 
     return extract_pdf(path, password=options.password, ocr_mode=options.ocr_mode, lang=options.lang,
                        max_pages=options.max_pages, dpi=options.dpi,
-                       max_pixels=options.max_image_pixels, ocr=_ocr(options))
+                       max_pixels=options.max_image_pixels, ocr=_ocr(options), pages=options.pages,
+                       arabic_before=options.arabic_before)
 
 
 def _docx(path: Path, options: ExtractOptions) -> ExtractedDocument:

@@ -74,8 +74,16 @@ def open_pdf(path: Path, password: str | None) -> pdfium.PdfDocument:
 
 def extract_pdf(path: Path, *, password: str | None, ocr_mode: str, lang: str, max_pages: int,
                 dpi: int, max_pixels: int, ocr: OcrFunction,
-                on_page: Callable[[int, int], None] | None = None) -> ExtractedDocument:
-    """Every page's text: text layer where usable, OCR where not (``ocr_mode`` auto|always|never)."""
+                on_page: Callable[[int, int], None] | None = None, pages: tuple[int, int] | None = None,
+                arabic_before: int = 0) -> ExtractedDocument:
+    """Every page's text: text layer where usable, OCR where not (``ocr_mode`` auto|always|never).
+
+    ``pages``: only the pages ``first <= index < last`` (0-based), for a long document extracted in
+    parts (cluster mode); ``max_pages`` still applies to the whole document. A part carries no OCR
+    note (:func:`ocr_note` over the whole document belongs to whoever merges the parts), and its
+    metadata says under ``arabic_run`` how many pages at its end were mostly Arabic: a page's
+    reading depends on the two before it, so the part after it starts from ``arabic_before``.
+    """
     document = open_pdf(path, password)
     try:
         count = len(document)
@@ -84,27 +92,34 @@ def extract_pdf(path: Path, *, password: str | None, ocr_mode: str, lang: str, m
         if count > max_pages:
             raise IngestError(f"PDF has {count} pages, over the limit of {max_pages} (ingest.max_pages)")
         fallback = _PypdfFallback(path, password)
-        pages: list[ExtractedPage] = []
-        notes: list[str] = []
-        arabic_before = 0  # how many pages just before this one were mostly Arabic
-        for index in range(count):
+        first, last = pages or (0, count)
+        extracted: list[ExtractedPage] = []
+        # arabic_before counts the mostly Arabic pages just before the current one
+        for index in range(first, min(last, count)):
             page = document[index]
             try:
-                pages.append(_extract_page(page, index, fallback, ocr_mode, lang, dpi, max_pixels, ocr,
-                                           neighbours_arabic=arabic_before >= 2))
+                extracted.append(_extract_page(page, index, fallback, ocr_mode, lang, dpi, max_pixels, ocr,
+                                               neighbours_arabic=arabic_before >= 2))
             finally:
                 page.close()
-            arabic_before = arabic_before + 1 if _mostly_arabic(pages[-1].text) else 0
+            arabic_before = arabic_before + 1 if _mostly_arabic(extracted[-1].text) else 0
             if on_page:
                 on_page(index + 1, count)
-        ocred = sum(p.method.startswith("ocr") for p in pages)
-        if ocred:
-            notes.append(f"{ocred} of {count} pages had no usable text layer and were OCRed")
         metadata = _metadata(document)
         metadata["page_count"] = count
-        return ExtractedDocument(pages=pages, metadata=metadata, notes=notes)
+        if pages is not None:
+            metadata["arabic_run"] = arabic_before
+            return ExtractedDocument(pages=extracted, metadata=metadata)
+        note = ocr_note(extracted, count)
+        return ExtractedDocument(pages=extracted, metadata=metadata, notes=[note] if note else [])
     finally:
         document.close()
+
+
+def ocr_note(pages: list[ExtractedPage], count: int) -> str:
+    """The note on a document of ``count`` pages that OCR read some of ``pages`` ('' when none)."""
+    ocred = sum(p.method.startswith("ocr") for p in pages)
+    return f"{ocred} of {count} pages had no usable text layer and were OCRed" if ocred else ""
 
 
 def _extract_page(page: pdfium.PdfPage, index: int, fallback: _PypdfFallback, ocr_mode: str,
