@@ -143,6 +143,9 @@ SETTINGS: tuple[Setting, ...] = (
             "Chunks embedded and written per batch (bounds memory on large corpora)."),
     Setting("cluster.address", str, "",
             "Ray cluster (HOST:PORT) that ingest and structure send their heavy work to ('': run locally)."),
+    Setting("cluster.pages_per_task", int, 8,
+            "In cluster mode, a PDF of more pages than this is extracted as Ray tasks of this many pages "
+            "(0: one task per document)."),
     Setting("search.mode", str, "hybrid", "Default search mode.", choices=SEARCH_MODES),
     Setting("search.k", int, 5, "Results returned by default."),
     Setting("search.vector_weight", float, 0.4,

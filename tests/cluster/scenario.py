@@ -3,8 +3,9 @@ tests.cluster.scenario ROOT``), so that test_airgap.py can run it in a network n
 strace and see every connection any of its processes attempts.
 
 One two-node cluster serves it all: ``llmforge cluster up``; the same files ingested and structured
-locally (the reference) and through ``--cluster``; a cluster ingest killed half-way, run again and
-then structured; ``llmforge cluster down``. It prints one JSON line of findings for the tests to judge.
+locally (the reference) and through ``--cluster``; a long scanned PDF extracted in parts of pages
+on the cluster, against its local extraction; a cluster ingest killed half-way, run again and then
+structured; ``llmforge cluster down``. It prints one JSON line of findings for the tests to judge.
 """
 
 from __future__ import annotations
@@ -31,14 +32,19 @@ SCANS = [
     ["The ministry of health opened", "four clinics in rural areas."],
     ["Road repairs on the coastal highway", "will last until the end of June."],
 ]
+LONG_SCAN = [f"Page {number} of the long scan: the archive holds {number * 12} boxes" for number in range(1, 6)]
+PAGES_PER_TASK = 2   # so that the long scan's five pages make three parts
 PARTS = ("documents", "pages", "chunks", "entities", "structured", "index", "vectors")
 
 
 def write_documents(folder: Path) -> Path:
-    """Scans (PNG, and image-only PDFs), a text PDF, text, a duplicate and a broken file."""
+    """Scans (PNG, and image-only PDFs, one of them long), a text PDF, text, a duplicate and a broken
+    file."""
     folder.mkdir(parents=True)
     for number, lines in enumerate(SCANS):
         rendered_text_image(lines).save(folder / (f"scan{number}.png" if number % 2 else f"scan{number}.pdf"))
+    first, *rest = [rendered_text_image([line]) for line in LONG_SCAN]
+    first.save(folder / "long-scan.pdf", save_all=True, append_images=rest, resolution=300)
     (folder / "manual.pdf").write_bytes(text_pdf(["Page one of the pump manual: valves and seals.",
                                                   "Page two: the pressure must stay below 4 bar."]))
     notes = "The committee met on 12 May 2026 and approved a budget of 40,000 dollars for the archive.\n" * 8
@@ -111,9 +117,25 @@ def killed_when_stored(command: list[str], blobs: Path, documents: int) -> int:
     return process.wait()
 
 
+def extracted_in_parts(address: str, path: Path) -> dict[str, Any]:
+    """The long scan extracted on the cluster in parts of :data:`PAGES_PER_TASK` pages, against
+    its local extraction: whether they are equal, and how many tasks it took."""
+    from llmforge.cluster.work import RayExtractionRunner, connected
+    from llmforge.ingest.extract import ExtractOptions, extract_file
+
+    options = ExtractOptions(lang="eng")
+    local = extract_file(path, options)
+    with connected(address) as ray:
+        runner = RayExtractionRunner(ray, memory_mb=4096, offline=True, pages_per_task=PAGES_PER_TASK)
+        on_cluster = runner.run(extract_file, (path, options), timeout=300)
+    return {"tasks": runner.tasks, "same": on_cluster == local, "pages": len(local[2].pages),
+            "notes": local[2].notes}
+
+
 def run(root: Path) -> dict[str, Any]:
     import os
 
+    os.environ["LLMFORGE_CLUSTER_PAGES_PER_TASK"] = str(PAGES_PER_TASK)   # the cluster runs split the long scan
     docs = write_documents(root / "docs")
     local = init_project(root / "local")
     started = time.monotonic()
@@ -136,6 +158,7 @@ def run(root: Path) -> dict[str, Any]:
         findings["cluster_run"] = {"ingest_exit": ingested.returncode, "summary": json.loads(ingested.stdout or "{}"),
                                    "structure_exit": structured.returncode, "stderr": structured.stderr[-2000:],
                                    "differs": differences(contents(cluster), reference)}
+        findings["in_parts"] = extracted_in_parts(address, docs / "long-scan.pdf")
         killed = init_project(root / "killed-run")
         on_cluster = [sys.executable, "-m", "llmforge", "-p", str(killed.root)]
         code = killed_when_stored([*on_cluster, "ingest", "-r", str(docs), "--cluster", address],

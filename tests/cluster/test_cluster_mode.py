@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from tests.cluster.conftest import Scenario, live_group_members
-from tests.cluster.scenario import SCANS
+from tests.cluster.scenario import LONG_SCAN, SCANS
 
 pytestmark = pytest.mark.slow
 
@@ -21,10 +21,18 @@ def test_a_cluster_run_stores_what_a_local_run_stores(scenario: Scenario) -> Non
     run = scenario.findings["cluster_run"]
     assert run["ingest_exit"] == 3   # broken.pdf fails, as it does locally
     summary = run["summary"]
-    assert (summary["ingested"], summary["skipped"], summary["failed"]) == (len(SCANS) + 2, 1, 1)
+    assert (summary["ingested"], summary["skipped"], summary["failed"]) == (len(SCANS) + 3, 1, 1)
     assert run["structure_exit"] == 0, run["stderr"]
-    assert scenario.findings["ocr_pages"] == len(SCANS)
+    assert scenario.findings["ocr_pages"] == len(SCANS) + len(LONG_SCAN)
     assert run["differs"] == []
+
+
+def test_a_long_scan_is_extracted_in_parts_that_merge_into_the_local_document(scenario: Scenario) -> None:
+    parts = scenario.findings["in_parts"]
+    assert parts["pages"] == len(LONG_SCAN) == 5
+    assert parts["tasks"] == 1 + 3   # the page count, then pages 1-2, 3-4 and 5
+    assert parts["notes"] == ["5 of 5 pages had no usable text layer and were OCRed"]
+    assert parts["same"]
 
 
 def test_a_cluster_run_killed_half_way_converges_when_run_again(scenario: Scenario) -> None:

@@ -5,6 +5,9 @@
   none of the driver's paths), writes them to a private temporary file and extracts it in an
   :class:`~llmforge.ingest.worker.IsolatedWorker` on that node, so hostile input meets the same
   memory limit, timeout and crash containment as locally, and fails with the same one-line reason.
+  A PDF of more pages than ``cluster.pages_per_task`` is extracted in parts, one task per range of
+  pages, its bytes put once in Ray's object store for all of them; the parts are merged in page
+  order into the document a local run gives (:func:`merged`).
 * Embedding: a pool of Ray actors, one per cluster CPU, each loading the embedder once for the whole
   run, through the ``embed`` seam of :func:`~llmforge.structure.pipeline.structure_project`. Each
   batch of chunks is split across the actors and put back in order. Not Ray Data's
@@ -19,9 +22,9 @@ from __future__ import annotations
 
 import math
 import tempfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -30,10 +33,15 @@ import numpy as np
 from llmforge.cluster.airgap import import_ray
 from llmforge.cluster.nodes import check_reachable, split_address
 from llmforge.errors import IngestError, UsageError
+from llmforge.ingest.detect import PDF, detect
+from llmforge.ingest.extract import ExtractOptions, extract_file
+from llmforge.ingest.pages import ExtractedDocument, ExtractedPage
+from llmforge.ingest.pdf import ocr_note, open_pdf
 from llmforge.ingest.pipeline import IngestReport, ingest_paths
 from llmforge.ingest.worker import IsolatedWorker
 from llmforge.project import Project
 from llmforge.structure.pipeline import StructureReport, structure_project
+from llmforge.text.language import script_letters
 
 # Beyond the document's own timeout, how long the driver waits for a task whose node went quiet.
 LOST_TASK_GRACE_SECONDS = 60.0
@@ -107,6 +115,13 @@ def extract_on_node(func: Callable[..., Any], args: tuple[Any, ...], timeout: fl
             return "error", str(exc)
 
 
+def extract_shipped_on_node(shipped: ShippedFile, func: Callable[..., Any], args: tuple[Any, ...],
+                            timeout: float, memory_mb: int, offline: bool) -> tuple[str, Any]:
+    """:func:`extract_on_node` of ``func(file, *args)``. The file is an argument of its own so that
+    Ray resolves it from the object store: all the tasks of one document share one copy."""
+    return extract_on_node(func, (shipped, *args), timeout, memory_mb, offline)
+
+
 def _materialise(arg: Any, folder: Path) -> Any:
     if not isinstance(arg, ShippedFile):
         return arg
@@ -115,22 +130,111 @@ def _materialise(arg: Any, folder: Path) -> Any:
     return path
 
 
+Part = tuple[str, str, ExtractedDocument]   # extract_file's (kind, mime, document)
+
+
+def pdf_page_count(path: Path, options: ExtractOptions) -> int:
+    """The pages of a PDF that may be extracted in parts; 0 for another kind of file, or for one
+    the whole-document task should refuse with its own reason (unreadable, encrypted, too long)."""
+    try:
+        if detect(path).kind != PDF:
+            return 0
+        document = open_pdf(path, options.password)
+    except IngestError:
+        return 0
+    try:
+        count = len(document)
+    finally:
+        document.close()
+    return count if count <= options.max_pages else 0
+
+
+def page_ranges(count: int, per_part: int) -> list[tuple[int, int]]:
+    """``(first, last)`` of each part of a ``count``-page document, ``per_part`` pages each."""
+    return [(first, min(first + per_part, count)) for first in range(0, count, per_part)]
+
+
+def merged(ranges: Sequence[tuple[int, int]], parts: Sequence[Part],
+           rerun: Callable[[tuple[int, int], int], Part]) -> Part:
+    """The parts of one PDF, each extracted from ``arabic_before=0``, as the single document a
+    whole extraction gives: pages in order, the first part's metadata and notes, and the OCR note
+    counted over all pages.
+
+    A page's reading depends on whether the two pages before it were mostly Arabic (a text layer
+    without one Arabic letter there is checked against OCR), which a part cannot know. So a part
+    that follows Arabic pages is extracted again (``rerun(range, arabic_before)``) when one of its
+    first two pages kept a text layer without Arabic letters, the only pages that context can change.
+    """
+    fixed: list[Part] = []
+    context = 0   # how many pages before the current part were mostly Arabic
+    for (first, last), part in zip(ranges, parts):
+        if context and any(_context_may_matter(page) for page in list(part[2].pages)[:2]):
+            part = rerun((first, last), context)
+        run = part[2].metadata["arabic_run"]
+        context = run + context if run == last - first else run
+        fixed.append(part)
+    kind, mime, head = fixed[0]
+    pages = [page for _, _, document in fixed for page in document.pages]
+    metadata = {key: value for key, value in head.metadata.items() if key != "arabic_run"}
+    note = ocr_note(pages, metadata["page_count"])
+    return kind, mime, ExtractedDocument(pages=pages, metadata=metadata, notes=[*head.notes, *([note] if note else [])])
+
+
+def _context_may_matter(page: ExtractedPage) -> bool:
+    return page.method == "text-layer" and script_letters(page.text)[0] == 0
+
+
 class RayExtractionRunner:
     """An :class:`~llmforge.ingest.worker.ExtractionRunner` that runs each call as a Ray task.
 
     Every :class:`~pathlib.Path` argument travels as its bytes; the task's result comes back as
-    the local worker's would, and its failure as the same :class:`IngestError`.
+    the local worker's would, and its failure as the same :class:`IngestError`. With
+    ``pages_per_task``, :func:`extract_file` of a longer PDF runs as one task per range of pages.
     """
 
-    def __init__(self, ray: Any, memory_mb: int, offline: bool) -> None:
+    def __init__(self, ray: Any, memory_mb: int, offline: bool, pages_per_task: int = 0) -> None:
         self.ray = ray
         self.memory_mb = memory_mb
         self.offline = offline
+        self.pages_per_task = pages_per_task
+        self.tasks = 0   # sent so far (benches and tests count them)
         self._task = ray.remote(num_cpus=1, max_retries=1)(extract_on_node)
+        self._file_task = ray.remote(num_cpus=1, max_retries=1)(extract_shipped_on_node)
 
     def run(self, func: Callable[..., Any], args: tuple[Any, ...], timeout: float) -> Any:
+        if func is extract_file and self.pages_per_task:
+            return self._extract_in_parts(*args, timeout)
         shipped = tuple(ShippedFile(arg.name, arg.read_bytes()) if isinstance(arg, Path) else arg for arg in args)
-        ref = self._task.remote(func, shipped, timeout, self.memory_mb, self.offline)
+        self.tasks += 1
+        return self._result(self._task.remote(func, shipped, timeout, self.memory_mb, self.offline), timeout)
+
+    def _extract_in_parts(self, path: Path, options: ExtractOptions, timeout: float) -> Part:
+        """``extract_file(path, options)``: one task asks how many pages the file has, then either
+        one task extracts it whole or one task per range of pages does, from one shared copy."""
+        shipped = self.ray.put(ShippedFile(path.name, path.read_bytes()))
+
+        def submit(func: Callable[..., Any], part: ExtractOptions | None = None) -> Any:
+            self.tasks += 1
+            return self._file_task.remote(shipped, func, (part or options,), timeout, self.memory_mb, self.offline)
+
+        count = self._result(submit(pdf_page_count), timeout)
+        if count <= self.pages_per_task:
+            return self._result(submit(extract_file), timeout)
+        ranges = page_ranges(count, self.pages_per_task)
+        refs = [submit(extract_file, replace(options, pages=pages)) for pages in ranges]
+        parts = []
+        for number, ref in enumerate(refs):   # the first failure in page order, as a local run meets it
+            try:
+                parts.append(self._result(ref, timeout))
+            except IngestError:
+                for rest in refs[number + 1:]:
+                    self.ray.cancel(rest)
+                raise
+        return merged(ranges, parts, lambda pages, context: self._result(
+            submit(extract_file, replace(options, pages=pages, arabic_before=context)), timeout))
+
+    def _result(self, ref: Any, timeout: float) -> Any:
+        """The value of the task ``ref``, or its failure as an :class:`IngestError`."""
         wait = timeout + LOST_TASK_GRACE_SECONDS if timeout > 0 else None
         try:
             status, value = self.ray.get(ref, timeout=wait)
@@ -160,9 +264,10 @@ def cluster_ingest(project: Project, paths: Iterable[Path], address: str | None 
     """
     memory_mb = int(project.settings["ingest.memory_mb"])
     offline = bool(project.settings["offline.refuse_network"])
+    per_task = int(project.settings["cluster.pages_per_task"])
     with connected(cluster_address(project, address)) as ray:
         return ingest_paths(project, paths, workers=workers or cluster_cpus(ray),
-                            runner=lambda: RayExtractionRunner(ray, memory_mb, offline), **options)
+                            runner=lambda: RayExtractionRunner(ray, memory_mb, offline, per_task), **options)
 
 
 # --- embedding -----------------------------------------------------------------------------------
