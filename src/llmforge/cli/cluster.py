@@ -12,7 +12,7 @@ from llmforge.cli._common import JsonOption, emit, note, stdout
 from llmforge.project import Project
 
 cluster_app = typer.Typer(help="A Ray cluster for `ingest --cluster` and `structure --cluster` (needs the "
-                          "cluster extra: pip install 'llmforge[cluster]').", no_args_is_help=True)
+                          "cluster extra: pip install 'llmforge\\[cluster]').", no_args_is_help=True)
 ClusterOption = Annotated[str | None, typer.Option(
     "--cluster", metavar="HOST:PORT", show_default=False,
     help="Run the heavy work on this Ray cluster (default: setting cluster.address; '' runs it here).")]
