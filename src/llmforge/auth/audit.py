@@ -208,8 +208,7 @@ def append(project: Project, events: list[AuditRecord]) -> list[AuditRecord]:
     for attempt in range(_ATTEMPTS):
         try:
             with _append_lock, project.catalog() as conn, transaction(conn):
-                last = conn.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
-                records = _chain(events, last)
+                records = _chain(events, _last(conn))
                 conn.executemany("INSERT INTO audit_log VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                                  [_row(r) for r in records])
             return records
@@ -218,6 +217,11 @@ def append(project: Project, events: list[AuditRecord]) -> list[AuditRecord]:
         except duckdb.Error as exc:
             raise CatalogError(f"cannot write the audit log: {exc}") from None
     raise CatalogError(f"cannot write the audit log: other writers won {_ATTEMPTS} times in a row")
+
+
+def _last(conn: duckdb.DuckDBPyConnection) -> tuple[int, str] | None:
+    """``(seq, hash)`` of the catalog's last record; None for an empty log."""
+    return conn.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
 
 
 def record(project: Project, *, action: str, actor: str | None = None, key_prefix: str | None = None,
@@ -338,7 +342,11 @@ def verify_file(path: Path, expect_head: str | None = None) -> VerifyResult:
         with open(path, encoding="utf-8") as handle:
             return _verify_rows(_file_rows(handle), wanted)
     except OSError as exc:
-        raise UsageError(f"cannot read the audit file {path}: {exc.strerror or exc}") from None
+        raise _unreadable(path, exc) from None
+
+
+def _unreadable(path: Path, exc: OSError) -> UsageError:
+    return UsageError(f"cannot read the audit file {path}: {exc.strerror or exc}")
 
 
 def _verify_rows(rows: Iterator[tuple | str], wanted: tuple[int, str] | None) -> VerifyResult:
@@ -489,13 +497,19 @@ def import_file(project: Project, path: Path, replica: str | None = None,
         ReadOnlyProjectError: the catalog cannot be written here.
     """
     project.require_writable("the audit log")
-    result = verify_file(path, expect_head)
+    wanted = _parse_head(expect_head) if expect_head else None
+    try:   # read once: verified, then copied from the same rows
+        with open(path, encoding="utf-8") as handle:
+            rows = list(_file_rows(handle))
+    except OSError as exc:
+        raise _unreadable(path, exc) from None
+    result = _verify_rows(iter(rows), wanted)
     if not result.ok:
         raise AuditError(f"refusing to import {path.name}: {result.reason}")
     name = replica or path.stem
-    records = _file_records(path)
+    records = [_from_row(row) for row in rows]   # all rows are records once the file verifies
     if not records:
-        return ImportResult(name, "", None, 0, 0, verify(project).head)
+        return ImportResult(name, "", None, 0, 0, _head(project))
     chain = records[0].hash
     done_seq, done_hash = _imported_head(project, chain)
     if done_seq > len(records):
@@ -515,12 +529,14 @@ def import_file(project: Project, path: Path, replica: str | None = None,
         stored = append(project, batch)
         head = f"{stored[-1].seq}:{stored[-1].hash}"
     log.info("imported %d audit records of %s (%d already there)", len(todo), name, done_seq)
-    return ImportResult(name, chain, result.head, len(todo), done_seq, head or verify(project).head)
+    return ImportResult(name, chain, result.head, len(todo), done_seq, head or _head(project))
 
 
-def _file_records(path: Path) -> list[AuditRecord]:
-    with open(path, encoding="utf-8") as handle:
-        return [_from_row(row) for row in _file_rows(handle) if not isinstance(row, str)]
+def _head(project: Project) -> str | None:
+    """``SEQ:HASH`` of the catalog's last record, read without walking the chain."""
+    with project.catalog() as conn:
+        last = _last(conn)
+    return f"{last[0]}:{last[1]}" if last else None
 
 
 def _imported_head(project: Project, chain: str) -> tuple[int, str]:
