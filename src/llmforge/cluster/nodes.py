@@ -143,8 +143,10 @@ def _last_line(text: str) -> str:
     return (errors or lines or ["no output"])[-1][:300]
 
 
-def _node_arguments(cpus: int, object_store_mb: int) -> list[str]:
-    return ["--num-cpus", str(cpus), "--object-store-memory", str(object_store_mb * 1024 * 1024)]
+def _node_arguments(cpus: int | None, object_store_mb: int) -> list[str]:
+    """``ray start`` resource flags; without ``cpus`` Ray counts the machine's."""
+    return [*(["--num-cpus", str(cpus)] if cpus is not None else []),
+            "--object-store-memory", str(object_store_mb * 1024 * 1024)]
 
 
 def start_local_cluster(workers: int = 1, *, cpus_per_node: int = 1, object_store_mb: int = OBJECT_STORE_MB,
@@ -183,10 +185,7 @@ def join_cluster(address: str, *, cpus: int | None = None, object_store_mb: int 
     host, port = split_address(address)
     check_reachable(host, port)
     directory = _prepare(directory)
-    arguments = ["--address", f"{host}:{port}"]
-    if cpus is not None:
-        arguments += ["--num-cpus", str(cpus)]
-    arguments += ["--object-store-memory", str(object_store_mb * 1024 * 1024)]
+    arguments = ["--address", f"{host}:{port}", *_node_arguments(cpus, object_store_mb)]
     ip = _free_loopback_ip() if is_loopback_host(host) else _route_address(host)
     return _bring_up(directory, ClusterState(f"{host}:{port}"), [("joined", arguments, ip, "worker")], timeout)
 

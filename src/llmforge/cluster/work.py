@@ -20,6 +20,7 @@ index writes) is the local code path itself, running in the driver.
 
 from __future__ import annotations
 
+import functools
 import math
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -92,15 +93,10 @@ class ShippedFile:
     data: bytes
 
 
-_NODE_WORKERS: dict[tuple[int, bool], IsolatedWorker] = {}
-
-
+@functools.cache
 def _node_worker(memory_mb: int, offline: bool) -> IsolatedWorker:
     """One isolated extraction process per Ray worker process, reused from task to task."""
-    key = (memory_mb, offline)
-    if key not in _NODE_WORKERS:
-        _NODE_WORKERS[key] = IsolatedWorker(memory_mb, offline)
-    return _NODE_WORKERS[key]
+    return IsolatedWorker(memory_mb, offline)
 
 
 def extract_on_node(func: Callable[..., Any], args: tuple[Any, ...], timeout: float, memory_mb: int,

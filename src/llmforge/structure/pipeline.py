@@ -137,7 +137,8 @@ def _structure(project: Project, *, embedder: str | None, chunk_tokens: int | No
     stale = sorted(done - set(targets)) + sorted(_orphans(project, set(targets)))
     remove_documents(project, stale)
     todo = [doc for doc in targets if doc not in done]
-    index.delete_documents(sorted(index.document_ids() & set(todo)))   # left by an interrupted run
+    if todo:   # rows an interrupted run left of documents still to do (a column read: not for nothing)
+        index.delete_documents(sorted(index.document_ids() & set(todo)))
     report = StructureReport(removed_documents=len(stale), embedder=model.name, dim=model.dim)
     _record_meta(project, model, options)
     for batch in _batches(project, todo, options.batch_chunks, model, options):
