@@ -144,7 +144,8 @@ def ocr_image(image: Image.Image, lang: str = "auto", engine: str = "tesseract")
 
     ocr_engine = get_engine(engine)
     prepared, rotation = preprocess(image), 0
-    if prepared.ink_share > 0.0 and may_lie_sideways(prepared.ink):
+    checked = prepared.ink_share > 0.0 and may_lie_sideways(prepared.ink)
+    if checked:
         orientation = page_orientation(prepared.image)
         if orientation is not None and orientation.rotation in (90, 270):
             rotation = orientation.rotation
@@ -152,7 +153,8 @@ def ocr_image(image: Image.Image, lang: str = "auto", engine: str = "tesseract")
     result = replace(read_prepared(prepared, lang, ocr_engine), rotation=rotation)
     if rotation or not _doubtful(result, prepared.ink_share):
         return result
-    orientation = page_orientation(prepared.image)
+    if not checked:   # checked and not turned: the same pixels, so the same answer as above
+        orientation = page_orientation(prepared.image)
     if orientation is None or orientation.rotation == 0:
         return result
     turned = read_prepared(preprocess(turn_clockwise(image, orientation.rotation)), lang, ocr_engine)
