@@ -553,6 +553,5 @@ def _imported_head(project: Project, chain: str) -> tuple[int, str]:
 def _copied(record: AuditRecord, replica: str, chain: str) -> AuditRecord:
     """An unchained copy of a replica's record that names the original."""
     details = {"replica": {"name": replica, "chain": chain, "seq": record.seq, "hash": record.hash},
-               "details": redact(record.details) if record.details is not None else None}
-    return AuditRecord(0, record.ts, record.action, record.actor, record.key_prefix, record.client, record.target,
-                       record.status, record.latency_ms, details, "", "")
+               "details": redact(record.details)}
+    return replace(record, seq=0, details=details, prev_hash="", hash="")

@@ -101,9 +101,9 @@ def import_(files: Annotated[list[Path], typer.Argument(
             stdout.print(f"{escape(result.replica)}: imported {result.imported} records "
                          f"({result.already} were already here); file head {result.file_head or 'none'}",
                          highlight=False)
-    if as_json:
-        print_json({"imports": results, "head": results[-1]["head"] if results else None})
-    elif results:
+    if as_json:   # FILES is required: there is a last result
+        print_json({"imports": results, "head": results[-1]["head"]})
+    else:
         stdout.print(f"audit log head {results[-1]['head']}", highlight=False)
 
 
