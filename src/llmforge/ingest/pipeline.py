@@ -29,7 +29,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from llmforge.catalog import transaction
+from llmforge.catalog import insert_columns, transaction
 from llmforge.errors import IngestError, UsageError
 from llmforge.ingest.detect import Detected
 from llmforge.ingest.extract import ExtractOptions, extract_file, extract_stream
@@ -335,15 +335,12 @@ class _Ingestor:
              json.dumps(meta, ensure_ascii=False, default=str)])
         # Without texts (encrypted, or too large) the page text stays in the text blob only.
         texts = item.texts if item.texts is not None else [""] * len(item.pages)
-        rows = [[document_id, p.page_no, text, search_form(text), p.method, p.ocr_confidence, p.language,
-                 p.deskew_angle, p.rotation, chars] for p, text, chars in zip(item.pages, texts, item.chars)]
-        # Many rows per statement: DuckDB's executemany runs one statement per row (5x slower).
-        for start in range(0, len(rows), PAGE_ROWS):
-            part = rows[start:start + PAGE_ROWS]
-            conn.execute("INSERT INTO pages (document_id, page_no, text, search_text, method, ocr_confidence, "
-                         "language, deskew_angle, rotation, chars) VALUES "
-                         + ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(part)),
-                         [value for row in part for value in row])
+        insert_columns(conn, "pages", {
+            "document_id": [document_id] * len(item.pages), "page_no": [p.page_no for p in item.pages],
+            "text": texts, "search_text": [search_form(text) for text in texts],
+            "method": [p.method for p in item.pages], "ocr_confidence": [p.ocr_confidence for p in item.pages],
+            "language": [p.language for p in item.pages], "deskew_angle": [p.deskew_angle for p in item.pages],
+            "rotation": [p.rotation for p in item.pages], "chars": item.chars})
         return FileOutcome(path, INGESTED, document_id, version, len(item.pages), notes=item.notes)
 
     @staticmethod
@@ -359,7 +356,6 @@ BATCH_DOCUMENTS = 16
 BATCH_SECONDS = 2.0
 BATCH_CHARS = 8_000_000            # page text in one catalog transaction (DuckDB holds it in memory)
 CATALOG_TEXT_CHARS = 4_000_000     # a document with more text keeps it in its text blob only
-PAGE_ROWS = 500                    # page rows per INSERT statement
 
 
 def _extraction(runner: ExtractionRunner, path: Path, options: ExtractOptions,
