@@ -251,20 +251,21 @@ def _answered_warm(argv: list[str]) -> bool:
         if warm is None:
             return False
         k = int(options["-k"]) if "-k" in options else None
+        console = None if "--json" in options else _console()
         if command == "search":
             result = warm.post("/v1/search", without_nones({"query": text, "k": k, "mode": options.get("--mode"),
                                                             "lang": options.get("--lang")}))
-            _print(result, "--json" in options, lambda console: render_search(console, result))
+            _print(result, console, lambda shown: render_search(shown, result))
             return True
-        streaming = "--json" not in options and _console().is_terminal   # as the full command decides
+        streaming = console is not None and console.is_terminal   # as the full command decides
         body = without_nones({"question": text, "agent": options.get("--agent"), "k": k, "stream": streaming})
-        answer = shown_while_written(_console(), warm.events("/v1/ask", body)) if streaming else \
+        answer = shown_while_written(console, warm.events("/v1/ask", body)) if streaming else \
             warm.post("/v1/ask", body)
     except (LlmforgeError, ValueError):
         return False   # the full command says it as it always does (or answers without the server)
     agent_id = answer.pop("agent")
-    _print({**answer, "agent": agent_id}, "--json" in options,
-           lambda console: render_answer(console, answer, agent_id, "--sources" in options))
+    _print({**answer, "agent": agent_id}, console,
+           lambda shown: render_answer(shown, answer, agent_id, "--sources" in options))
     return True
 
 
@@ -309,18 +310,33 @@ def _project_root(explicit: str | None) -> Path | None:
     return next((folder for folder in (start, *start.parents) if (folder / "llmforge.toml").is_file()), None)
 
 
-def _console() -> Any:
-    """Standard output as the full command's console prints on it (never cut without a terminal)."""
-    from rich.console import Console
+UNLIMITED_WIDTH = 10_000
 
-    console = Console(soft_wrap=True)
+
+def full_width(console: Any) -> Any:
+    """Without a terminal (a pipe, a file, cron), ``console`` does not cut tables to 80 columns:
+    identifiers and paths print in full, so ``documents list | cat`` loses nothing. The full
+    commands' console (cli._common) and this module's follow the same rule, from here."""
     if not console.is_terminal:
-        console.width = 10_000
+        console.width = UNLIMITED_WIDTH
     return console
 
 
-def _print(data: dict[str, Any], as_json: bool, render: Callable[[Any], None]) -> None:
-    if as_json:
-        sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
+def print_json(data: Any) -> None:
+    """``--json`` output, for the full commands and this module alike."""
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
+
+
+def _console() -> Any:
+    """Standard output as the full command's console prints on it."""
+    from rich.console import Console
+
+    return full_width(Console(soft_wrap=True))
+
+
+def _print(data: dict[str, Any], console: Any, render: Callable[[Any], None]) -> None:
+    """``data`` as JSON when there is no ``console`` (``--json``), else rendered on it."""
+    if console is None:
+        print_json(data)
     else:
-        render(_console())
+        render(console)

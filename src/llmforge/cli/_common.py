@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 from collections.abc import Callable, Iterator
@@ -19,6 +18,7 @@ from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
 
 from llmforge import offline
 from llmforge.project import Project, find_project
+from llmforge.warm import full_width, print_json
 
 EXIT_PARTIAL = 3
 
@@ -71,13 +71,8 @@ def text_argument(value: str | None, from_stdin: bool, what: str) -> str:
 
 
 def full_width_unless_terminal() -> None:
-    """Without a terminal (a pipe, a file, cron), tables are not cut to 80 columns: identifiers
-    and paths print in full, so ``documents list | cat`` loses nothing."""
-    if not stdout.is_terminal:
-        stdout.width = UNLIMITED_WIDTH
-
-
-UNLIMITED_WIDTH = 10_000
+    """Standard output's console does not cut tables without a terminal (:func:`llmforge.warm.full_width`)."""
+    full_width(stdout)
 
 
 def choice_enum(name: str, values: tuple[str, ...]) -> type[Enum]:
@@ -142,10 +137,6 @@ def configure_console_logging() -> None:
 
 
 FILE_ONLY = {"file_only": True}  # logging ``extra``: for the project log, not the terminal
-
-
-def print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
 
 
 def emit(data: Any, as_json: bool, render: Callable[[], None]) -> None:
