@@ -203,11 +203,11 @@ def _in_reading_order(text: str) -> str:
     if is_latin1(text) or not _ARABIC.search(text):
         return text
     lines = text.split("\r\n")
-    if not any(_ARABIC.search(line) and _LATIN.search(line) for line in lines):
+    mixed = [bool(_ARABIC.search(line) and _LATIN.search(line)) for line in lines]
+    if not any(mixed):
         return text
-    arabic, latin = script_letters(text)
-    return "\r\n".join(reading_order(line, arabic > latin) if _ARABIC.search(line) and _LATIN.search(line)
-                        else line for line in lines)
+    rtl = _mostly_arabic(text)   # the page's direction: a mixed line's context
+    return "\r\n".join(reading_order(line, rtl) if is_mixed else line for line, is_mixed in zip(lines, mixed))
 
 
 def _doubtful(found: Assessment) -> bool:
