@@ -18,7 +18,7 @@ from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
 
 from llmforge import offline
 from llmforge.project import Project, find_project
-from llmforge.warm import full_width, print_json
+from llmforge.warm import KEY_ENV, OFF, SERVER_ENV, full_width, print_json
 
 EXIT_PARTIAL = 3
 
@@ -37,6 +37,10 @@ stdout = Console(soft_wrap=True)
 stderr = Console(stderr=True, soft_wrap=True)
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+ServerOption = Annotated[str | None, typer.Option(
+    "--server", envvar=SERVER_ENV, show_default=False,
+    help=f"Answer through this running `llmforge serve` (its URL; the API key from ${KEY_ENV}). Default: the "
+         f"project's own server when it runs, else this process; '{OFF}': always this process.")]
 ProjectOption = Annotated[
     Path | None,
     typer.Option("--project", "-p", help="Project directory (default: $LLMFORGE_PROJECT, or the "

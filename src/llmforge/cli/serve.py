@@ -10,11 +10,9 @@ import typer
 from rich import box
 from rich.table import Table
 
-from llmforge.cli._common import (JsonOption, ProjectOption, StdinOption, emit, note, open_project, stderr, stdout,
-                                  text_argument)
-from llmforge.cli.structure import ServerOption
+from llmforge.cli._common import (JsonOption, ProjectOption, ServerOption, StdinOption, emit, note, open_project, stderr,
+                                  stdout, text_argument)
 from llmforge.warm import OFF, chosen, render_answer, shown_while_written, without_nones
-
 
 
 def serve(

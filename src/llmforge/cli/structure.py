@@ -9,17 +9,11 @@ from rich import box
 from rich.markup import escape
 from rich.table import Table
 
-from llmforge.cli._common import (JsonOption, ProjectOption, StdinOption, WaitOption, choice_enum, emit, open_project,
-                                  progress_bar, stdout, text_argument)
+from llmforge.cli._common import (JsonOption, ProjectOption, ServerOption, StdinOption, WaitOption, choice_enum, emit,
+                                  open_project, progress_bar, stdout, text_argument)
 from llmforge.cli.cluster import ClusterOption, cluster_call
 from llmforge.settings import QUERY_LANGUAGES, SEARCH_MODES
-from llmforge.warm import KEY_ENV, OFF, SERVER_ENV, chosen, render_search, without_nones
-
-ServerOption = Annotated[str | None, typer.Option(
-    "--server", envvar=SERVER_ENV, show_default=False,
-    help=f"Answer through this running `llmforge serve` (its URL; the API key from ${KEY_ENV}). Default: the "
-         f"project's own server when it runs, else this process; '{OFF}': always this process.")]
-
+from llmforge.warm import OFF, chosen, render_search, without_nones
 
 def structure(
     embedder: Annotated[str | None, typer.Option(help="Embedding model (default: setting structure.embedder).",
